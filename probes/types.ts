@@ -1,0 +1,56 @@
+// The one shape every check kind has: a target and its options in, an outcome out.
+// A probe never knows about practices, services, the scheduler or the server;
+// it is handed an abort signal by its caller and must honour it.
+import type { z } from 'zod';
+
+/** Why a check failed. Bounded set: used as a metric label and shown to operators. */
+export const ERROR_CLASSES = [
+  'timeout',
+  'dns',
+  'refused',
+  'reset',
+  'tls',
+  'status',
+  'assertion',
+  'too_large',
+  'error',
+] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
+
+/** What one run of a check found. `detail` says what was expected and what came back. */
+export type ProbeOutcome =
+  | { ok: true; latencyMs: number; detail?: string }
+  | { ok: false; latencyMs: number; error: ErrorClass; detail: string };
+
+export interface ProbeContext {
+  /** Aborted by the scheduler when the check's timeout passes. */
+  signal: AbortSignal;
+  timeoutMs: number;
+}
+
+/** A check kind: its options schema (validated once, in the config loader) and its run function. */
+export interface CheckKind<Options> {
+  kind: string;
+  /** Extra fields a check of this kind may carry in the estate file, beside id/kind/target/interval/timeout. */
+  options: z.ZodType<Options>;
+  /** Validates the target string; returns an error message or null. */
+  validateTarget(target: string): string | null;
+  run(target: string, options: Options, ctx: ProbeContext): Promise<ProbeOutcome>;
+}
+
+/** A check as handed to a worker: everything needed to run it, nothing about who owns it. */
+export interface CheckAssignment {
+  id: string;
+  kind: string;
+  target: string;
+  intervalMs: number;
+  timeoutMs: number;
+  options: Record<string, unknown>;
+}
+
+/** One result, as reported by a worker. `at` is epoch milliseconds when the run started. */
+export type CheckResult = ProbeOutcome & {
+  checkId: string;
+  at: number;
+  location: string;
+};

@@ -1,0 +1,92 @@
+// `npm start`: reads the command line and environment, loads the estate (or, with none
+// given, runs the simulated demo estate), starts Pulse and stops it cleanly on a signal.
+// A bad configuration ends here with one line naming file, line and field: no stack trace.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { ConfigError, loadEstateFile } from './config/estate';
+import { jsonLogger } from './log';
+import { startPulse, type StartOptions } from './main';
+
+const USAGE = 'usage: npm start [-- --config FILE] [--port N] [--host ADDRESS]';
+
+function fail(message: string): never {
+  process.stderr.write(`pulse: ${message}\n`);
+  process.exit(2);
+}
+
+function readOptions() {
+  let values: { config?: string; port?: string; host?: string };
+  try {
+    ({ values } = parseArgs({
+      options: { config: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail(`${(err as Error).message}\n${USAGE}`);
+  }
+  const portText = values.port ?? process.env.PORT ?? '8080';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT: "${portText}" is not a port number (0-65535)`);
+  const workersText = process.env.PULSE_WORKERS ?? '1';
+  const localWorkers = Number(workersText);
+  if (!Number.isInteger(localWorkers) || localWorkers < 0 || localWorkers > 64) {
+    fail(`PULSE_WORKERS: "${workersText}" is not a number of workers (0-64)`);
+  }
+  return {
+    config: values.config ?? process.env.PULSE_CONFIG,
+    port,
+    host: values.host ?? process.env.HOST ?? '127.0.0.1',
+    dataDir: resolve(process.env.PULSE_DATA_DIR ?? './data'),
+    localWorkers,
+    workerToken: process.env.PULSE_WORKER_TOKEN || undefined,
+  };
+}
+
+async function main(): Promise<void> {
+  const options = readOptions();
+  const log = jsonLogger(process.stdout, (process.env.PULSE_LOG_LEVEL as 'info' | undefined) ?? 'info');
+  let stopDemo: () => Promise<void> = async () => {};
+  let start: StartOptions;
+
+  if (options.config) {
+    try {
+      start = { ...options, estate: loadEstateFile(options.config), log };
+    } catch (err) {
+      if (err instanceof ConfigError) fail(err.message);
+      throw err;
+    }
+  } else {
+    // Only the demo path loads the simulator; a configured Pulse never does.
+    const { prepareDemo } = await import('./demo');
+    const demo = await prepareDemo({ ...options, log }).catch((err: Error) => fail(err.message));
+    stopDemo = demo.stop;
+    start = { ...options, host: demo.host, estate: demo.estate, log };
+  }
+
+  let running;
+  try {
+    running = await startPulse(start);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    await stopDemo();
+    if (e.code === 'EADDRINUSE') fail(`port ${options.port} on ${start.host} is already in use; set PORT to another port`);
+    if (e.code === 'EACCES') fail(`not allowed to listen on ${start.host}:${options.port}`);
+    fail(`could not start: ${e.message}`);
+  }
+  process.stdout.write(`\n  Pulse is running at ${running.url}\n\n`);
+
+  const shutdown = (signal: string) => {
+    log('info', 'shutting down', { signal });
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    void running
+      .stop()
+      .then(stopDemo)
+      .then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => fail(`unexpected error: ${err instanceof Error ? err.message : String(err)}`));

@@ -1,0 +1,45 @@
+// The dashboard's live feed over the WebSocket at /ws. Type-only: imported by web/ too.
+//
+// On connect the server sends `hello`, then a `snapshot` with sequence number `seq`.
+// Each later `delta` or `heartbeat` carries seq + 1. A client that sees a gap sends
+// `resync` and receives a fresh snapshot. A client that hears nothing for two heartbeat
+// intervals must show its data as stale.
+import type { Mode, StatusLevel } from '../status/types';
+
+export const LIVE_PROTOCOL_VERSION = 1;
+
+export interface PracticeView {
+  ods: string;
+  name: string;
+  pcn: string;
+  icb: string | null;
+  /** Service id of the principal clinical system, e.g. `emis-web`. */
+  system: string;
+  status: StatusLevel;
+  /** One line, e.g. `upstream: emis-web` or `check A81001-gateway: status 503, expected 200`; null when up. */
+  cause: string | null;
+  mode: Mode;
+  /** ISO 8601 time the current status began. */
+  since: string;
+}
+
+export interface ServiceView {
+  id: string;
+  name: string;
+  kind: 'clinical-system' | 'national' | 'network';
+  status: StatusLevel;
+  cause: string | null;
+  since: string;
+  /** Practices that are down or degraded because of this service. */
+  practicesAffected: number;
+}
+
+export type Counts = Record<StatusLevel, number> & { backup: number; total: number };
+
+export type LiveServerMessage =
+  | { type: 'hello'; protocol: number; heartbeatMs: number }
+  | { type: 'snapshot'; seq: number; at: string; practices: PracticeView[]; services: ServiceView[]; counts: Counts }
+  | { type: 'delta'; seq: number; at: string; practices: PracticeView[]; services: ServiceView[]; counts: Counts }
+  | { type: 'heartbeat'; seq: number; at: string };
+
+export type LiveClientMessage = { type: 'resync' };

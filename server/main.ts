@@ -1,0 +1,143 @@
+// Runs a Pulse server: opens the store, listens, ticks the engine, sends heartbeats and
+// keeps the local probe workers (child processes) running. The production entry point's
+// engine room; it never imports the simulator.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { createPulse, type Pulse } from './app';
+import type { Estate } from './config/estate';
+import type { Logger } from './log';
+import { SqliteStore } from './store/sqlite';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface StartOptions {
+  estate: Estate;
+  dataDir: string;
+  host: string;
+  port: number;
+  log: Logger;
+  /** Local probe worker processes to run (0: only remote workers report). */
+  localWorkers: number;
+  /** Token remote workers must present; a random one is made when absent. */
+  workerToken?: string;
+  tickMs?: number;
+  heartbeatMs?: number;
+}
+
+export interface RunningPulse {
+  pulse: Pulse;
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
+  const store = new SqliteStore(opts.dataDir);
+  const workerToken = opts.workerToken ?? randomBytes(24).toString('base64url');
+  const pulse = createPulse({
+    estate: opts.estate,
+    store,
+    clock: { now: () => Date.now() },
+    log: opts.log,
+    workerToken,
+    webDir: `${ROOT}dist/web`,
+    heartbeatMs: opts.heartbeatMs ?? 5_000,
+  });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({ fetch: pulse.app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s as Server)) as Server;
+    s.once('error', reject);
+  });
+  server.on('upgrade', (req, socket, head) => pulse.handleUpgrade(req, socket, head));
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
+  const url = `http://${hostForUrl}:${port}`;
+
+  const tick = setInterval(() => void pulse.tick(), opts.tickMs ?? 250);
+  const heartbeat = setInterval(() => pulse.heartbeat(), opts.heartbeatMs ?? 5_000);
+
+  const workers = new LocalWorkers(opts.localWorkers, url.replace(/^http/, 'ws'), workerToken, opts.log);
+  workers.start();
+  opts.log('info', 'Pulse is listening', {
+    url,
+    practices: opts.estate.practices.size,
+    services: opts.estate.services.size,
+    checks: opts.estate.checks.size,
+    estate: opts.estate.source,
+  });
+
+  let stopping: Promise<void> | null = null;
+  return {
+    pulse,
+    url,
+    port,
+    stop: () =>
+      (stopping ??= (async () => {
+        clearInterval(tick);
+        clearInterval(heartbeat);
+        await workers.stop();
+        pulse.close('server shutting down');
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections?.();
+        await pulse.tick();
+        await store.close();
+      })()),
+  };
+}
+
+/** Keeps N local worker processes running, restarting any that exit, with backoff. */
+class LocalWorkers {
+  private readonly children = new Set<ChildProcess>();
+  private stopped = false;
+  private restarts = 0;
+
+  constructor(
+    private readonly count: number,
+    private readonly serverUrl: string,
+    private readonly token: string,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    for (let i = 0; i < this.count; i++) this.spawnOne(i);
+  }
+
+  private spawnOne(index: number): void {
+    if (this.stopped) return;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'probes/worker.ts'], {
+      cwd: ROOT,
+      // The token goes by environment, not argv, so it does not show in `ps`.
+      env: { ...process.env, PULSE_SERVER_URL: this.serverUrl, PULSE_WORKER_TOKEN: this.token, PULSE_LOCATION: 'local' },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    this.children.add(child);
+    child.once('exit', (code, signal) => {
+      this.children.delete(child);
+      if (this.stopped) return;
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
+      this.log('warn', 'local probe worker exited; restarting', { index, code, signal, inMs: delay });
+      setTimeout(() => this.spawnOne(index), delay).unref();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(
+      [...this.children].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}

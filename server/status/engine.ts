@@ -1,0 +1,181 @@
+// The status engine: folds check results into check states and recomputes the status of
+// every service and practice that could have changed, in dependency order. It decides;
+// it never stores, sends or renders (its callers do, with the changes it returns).
+import type { CheckResult } from '../../probes/types';
+import type { Estate } from '../config/estate';
+import {
+  INITIAL_CHECK_STATE,
+  applyResult,
+  checkStatusAt,
+  rollUp,
+  upstreamServices,
+  type CheckState,
+  type Rolled,
+} from './rollup';
+import { causeText, type Cause, type StatusLevel } from './types';
+
+export type SubjectKey = `service:${string}` | `practice:${string}`;
+
+export interface SubjectStatus {
+  status: StatusLevel;
+  cause: Cause | null;
+  /** Epoch ms the current status level began. */
+  since: number;
+}
+
+/** One subject whose status or cause changed in a recompute. */
+export interface StatusChange {
+  subject: SubjectKey;
+  from: StatusLevel;
+  to: StatusLevel;
+  cause: Cause | null;
+  at: number;
+}
+
+export class StatusEngine {
+  private readonly checkStates = new Map<string, CheckState>();
+  /** Each check's status as last rolled up, so staleness changes are noticed on tick. */
+  private readonly checkSeen = new Map<string, StatusLevel>();
+  private readonly statuses = new Map<SubjectKey, SubjectStatus>();
+  private readonly dependants = new Map<string, SubjectKey[]>();
+  /** Services in dependency order (a service after everything it depends on). */
+  private readonly serviceOrder: string[];
+  private readonly dirty = new Set<SubjectKey>();
+
+  constructor(
+    private readonly estate: Estate,
+    startedAt: number,
+  ) {
+    this.serviceOrder = topologicalOrder(estate);
+    const addDependant = (service: string, key: SubjectKey) => {
+      const list = this.dependants.get(service) ?? [];
+      list.push(key);
+      this.dependants.set(service, list);
+    };
+    for (const s of estate.services.values()) {
+      for (const d of s.dependsOn) addDependant(d.service, `service:${s.id}`);
+      this.statuses.set(`service:${s.id}`, { status: 'unknown', cause: null, since: startedAt });
+    }
+    for (const p of estate.practices.values()) {
+      for (const d of p.dependsOn) addDependant(d.service, `practice:${p.ods}`);
+      this.statuses.set(`practice:${p.ods}`, { status: 'unknown', cause: null, since: startedAt });
+    }
+    for (const id of estate.checks.keys()) this.checkStates.set(id, INITIAL_CHECK_STATE);
+    // Everything is computed on the first recompute.
+    for (const key of this.statuses.keys()) this.dirty.add(key);
+  }
+
+  /** Folds results in; unknown check ids are counted and ignored (a worker may lag a reload). */
+  ingest(results: CheckResult[]): { accepted: number; unknown: number } {
+    let accepted = 0;
+    let unknown = 0;
+    for (const result of results) {
+      const check = this.estate.checks.get(result.checkId);
+      const state = this.checkStates.get(result.checkId);
+      if (!check || !state) {
+        unknown++;
+        continue;
+      }
+      this.checkStates.set(result.checkId, applyResult(state, result, this.estate.status));
+      this.dirty.add(`${check.subject.type}:${check.subject.id}`);
+      accepted++;
+    }
+    return { accepted, unknown };
+  }
+
+  /**
+   * Recomputes what may have changed as of `now`: subjects with new results, subjects
+   * whose checks went stale, and everything downstream of a subject that changed.
+   */
+  recompute(now: number): StatusChange[] {
+    this.markStale(now);
+    const changes: StatusChange[] = [];
+    // Services first, in dependency order, then practices: each sees its inputs final.
+    for (const id of this.serviceOrder) {
+      const key: SubjectKey = `service:${id}`;
+      if (this.dirty.has(key)) this.update(key, now, changes);
+    }
+    for (const key of this.dirty) if (key.startsWith('practice:')) this.update(key, now, changes);
+    this.dirty.clear();
+    return changes;
+  }
+
+  status(key: SubjectKey): SubjectStatus | undefined {
+    return this.statuses.get(key);
+  }
+
+  /** The detail of one check as of `now` (status, detail, time of last result). */
+  checkStatus(id: string, now: number): { status: StatusLevel; detail: string; lastAt: number | null } | undefined {
+    const check = this.estate.checks.get(id);
+    const state = this.checkStates.get(id);
+    if (!check || !state) return undefined;
+    return { ...checkStatusAt(state, now, check.intervalMs, check.timeoutMs), lastAt: state.lastAt };
+  }
+
+  /** Practices whose status comes from each service (anywhere along their cause chain). */
+  practicesAffected(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const ods of this.estate.practices.keys()) {
+      const s = this.statuses.get(`practice:${ods}`)!;
+      if (s.status === 'up') continue;
+      for (const service of new Set(upstreamServices(s.cause))) counts.set(service, (counts.get(service) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  private markStale(now: number): void {
+    for (const [id, check] of this.estate.checks) {
+      const { status } = checkStatusAt(this.checkStates.get(id)!, now, check.intervalMs, check.timeoutMs);
+      if (this.checkSeen.get(id) !== status) this.dirty.add(`${check.subject.type}:${check.subject.id}`);
+    }
+  }
+
+  private update(key: SubjectKey, now: number, changes: StatusChange[]): void {
+    const next = this.compute(key, now);
+    const prev = this.statuses.get(key)!;
+    const sameCause = causeText(prev.cause) === causeText(next.cause);
+    if (prev.status === next.status && sameCause) return;
+    this.statuses.set(key, {
+      status: next.status,
+      cause: next.cause,
+      since: prev.status === next.status ? prev.since : now,
+    });
+    changes.push({ subject: key, from: prev.status, to: next.status, cause: next.cause, at: now });
+    const [type, id] = splitKey(key);
+    if (type === 'service') for (const dependant of this.dependants.get(id) ?? []) this.dirty.add(dependant);
+  }
+
+  private compute(key: SubjectKey, now: number): Rolled {
+    const [type, id] = splitKey(key);
+    const subject = type === 'service' ? this.estate.services.get(id)! : this.estate.practices.get(id)!;
+    const own = subject.checks.map((checkId) => {
+      const check = this.estate.checks.get(checkId)!;
+      const { status, detail } = checkStatusAt(this.checkStates.get(checkId)!, now, check.intervalMs, check.timeoutMs);
+      this.checkSeen.set(checkId, status);
+      return { id: checkId, status, detail };
+    });
+    const deps = subject.dependsOn.map((d) => {
+      const s = this.statuses.get(`service:${d.service}`)!;
+      return { service: d.service, impact: d.impact, status: s.status, cause: s.cause };
+    });
+    return rollUp(own, deps);
+  }
+}
+
+export function splitKey(key: SubjectKey): ['service' | 'practice', string] {
+  const at = key.indexOf(':');
+  return [key.slice(0, at) as 'service' | 'practice', key.slice(at + 1)];
+}
+
+function topologicalOrder(estate: Estate): string[] {
+  const order: string[] = [];
+  const done = new Set<string>();
+  const visit = (id: string) => {
+    if (done.has(id)) return;
+    done.add(id); // the loader has already rejected cycles
+    for (const d of estate.services.get(id)?.dependsOn ?? []) visit(d.service);
+    order.push(id);
+  };
+  for (const id of estate.services.keys()) visit(id);
+  return order;
+}

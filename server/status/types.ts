@@ -1,0 +1,22 @@
+// Status vocabulary shared by the engine, the API, the live feed and the dashboard.
+
+/** Worst first: the order used to roll statuses up and to sort. */
+export const STATUS_LEVELS = ['down', 'unknown', 'degraded', 'maintenance', 'up'] as const;
+export type StatusLevel = (typeof STATUS_LEVELS)[number];
+
+export type Mode = 'normal' | 'backup';
+
+/**
+ * Why a subject has the status it has. `checks`: its own checks are failing or silent;
+ * `upstream`: a service it depends on is not up (the service's own cause is kept as `via`).
+ */
+export type Cause =
+  | { kind: 'checks'; checks: { id: string; status: StatusLevel; detail: string }[] }
+  | { kind: 'upstream'; service: string; impact: 'critical' | 'degrading'; status: StatusLevel; via: Cause | null };
+
+/** The one-line form operators read, e.g. `upstream: emis-web`. */
+export function causeText(cause: Cause | null): string | null {
+  if (!cause) return null;
+  if (cause.kind === 'upstream') return `upstream: ${cause.service}`;
+  return cause.checks.map((c) => `check ${c.id}: ${c.detail}`).join('; ');
+}

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import type { CheckResult } from '../../../probes/types';
+import { parseEstate } from '../../../server/config/estate';
+import { StatusEngine } from '../../../server/status/engine';
+import { causeText } from '../../../server/status/types';
+
+const ESTATE = `defaults: { interval: 10s, timeout: 2s }
+services:
+  - id: hscn
+    name: HSCN
+    kind: network
+    checks: [{ id: hscn-tcp, kind: tcp, target: "127.0.0.1:9" }]
+  - id: emis-web
+    name: EMIS Web
+    kind: clinical-system
+    dependsOn: [{ service: hscn }]
+    checks: [{ id: emis-api, kind: http, target: "http://127.0.0.1:9/" }]
+  - id: systmone
+    name: SystmOne
+    kind: clinical-system
+    checks: [{ id: s1-api, kind: http, target: "http://127.0.0.1:9/" }]
+practices:
+  - { ods: A00001, name: One, pcn: P1, system: emis-web, checks: [{ id: gw1, kind: http, target: "http://127.0.0.1:9/" }] }
+  - { ods: A00002, name: Two, pcn: P1, system: emis-web, checks: [{ id: gw2, kind: http, target: "http://127.0.0.1:9/" }] }
+  - { ods: B00003, name: Three, pcn: P2, system: systmone, checks: [{ id: gw3, kind: http, target: "http://127.0.0.1:9/" }] }
+`;
+const ALL = ['hscn-tcp', 'emis-api', 's1-api', 'gw1', 'gw2', 'gw3'];
+
+const ok = (checkId: string, at: number): CheckResult => ({ ok: true, checkId, at, location: 'l', latencyMs: 5 });
+const bad = (checkId: string, at: number): CheckResult => ({
+  ok: false,
+  checkId,
+  at,
+  location: 'l',
+  latencyMs: 1,
+  error: 'refused',
+  detail: 'connection refused',
+});
+
+function healthyEngine() {
+  const engine = new StatusEngine(parseEstate(ESTATE, 'e.yaml'), 0);
+  engine.ingest(ALL.map((id) => ok(id, 1_000)));
+  engine.recompute(1_000);
+  return engine;
+}
+
+describe('status engine', () => {
+  it('starts every subject unknown, then up once every check has reported', () => {
+    const engine = new StatusEngine(parseEstate(ESTATE, 'e.yaml'), 0);
+    engine.recompute(0);
+    expect(engine.status('practice:A00001')!.status).toBe('unknown');
+    engine.ingest(ALL.map((id) => ok(id, 1_000)));
+    const changes = engine.recompute(1_000);
+    expect(changes.map((c) => `${c.subject}:${c.to}`).sort()).toEqual(
+      ['practice:A00001:up', 'practice:A00002:up', 'practice:B00003:up', 'service:emis-web:up', 'service:hscn:up', 'service:systmone:up'],
+    );
+  });
+
+  it('takes every EMIS practice down with cause upstream: emis-web, and leaves the others up', () => {
+    const engine = healthyEngine();
+    engine.ingest([bad('emis-api', 2_000)]);
+    expect(engine.recompute(2_000)).toEqual([]); // one failure is not an outage
+    engine.ingest([bad('emis-api', 3_000), ...['hscn-tcp', 's1-api', 'gw1', 'gw2', 'gw3'].map((id) => ok(id, 3_000))]);
+    const changes = engine.recompute(3_000);
+    expect(changes.map((c) => `${c.subject}:${c.to}`)).toEqual([
+      'service:emis-web:down',
+      'practice:A00001:down',
+      'practice:A00002:down',
+    ]);
+    expect(causeText(engine.status('practice:A00001')!.cause)).toBe('upstream: emis-web');
+    expect(engine.status('practice:B00003')!.status).toBe('up');
+    expect(engine.practicesAffected().get('emis-web')).toBe(2);
+
+    engine.ingest([ok('emis-api', 4_000)]);
+    expect(engine.recompute(4_000).map((c) => `${c.subject}:${c.to}`)).toEqual([
+      'service:emis-web:up',
+      'practice:A00001:up',
+      'practice:A00002:up',
+    ]);
+    expect(engine.status('practice:A00001')!.since).toBe(4_000);
+  });
+
+  it('propagates through service dependencies: HSCN down takes EMIS Web and its practices down', () => {
+    const engine = healthyEngine();
+    engine.ingest([bad('hscn-tcp', 2_000), bad('hscn-tcp', 3_000)]);
+    engine.recompute(3_000);
+    expect(engine.status('service:emis-web')!.status).toBe('down');
+    expect(engine.status('practice:A00002')!.status).toBe('down');
+    expect(engine.practicesAffected().get('hscn')).toBe(2);
+    expect(engine.status('practice:B00003')!.status).toBe('up');
+  });
+
+  it('turns a practice unknown when its checks go silent, without any new result', () => {
+    const engine = healthyEngine();
+    // Stale after 2 × 10 s + 2 s; keep the services fresh.
+    engine.ingest(['hscn-tcp', 'emis-api', 's1-api', 'gw2', 'gw3'].map((id) => ok(id, 20_000)));
+    engine.recompute(20_000);
+    const changes = engine.recompute(23_001);
+    expect(changes.map((c) => `${c.subject}:${c.to}`)).toEqual(['practice:A00001:unknown']);
+    expect(causeText(engine.status('practice:A00001')!.cause)).toBe('check gw1: no result for 22 s');
+  });
+
+  it('counts results for checks it does not know, and ignores them', () => {
+    const engine = healthyEngine();
+    expect(engine.ingest([ok('nope', 2_000), ok('gw1', 2_000)])).toEqual({ accepted: 1, unknown: 1 });
+  });
+});

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import type { CheckResult } from '../../../probes/types';
+import {
+  INITIAL_CHECK_STATE,
+  applyResult,
+  checkStatusAt,
+  rollUp,
+  upstreamServices,
+  type CheckState,
+  type UpstreamInput,
+} from '../../../server/status/rollup';
+import { STATUS_LEVELS, causeText } from '../../../server/status/types';
+
+const rules = { failuresToDown: 2, successesToUp: 1 };
+const ok = (at: number): CheckResult => ({ ok: true, checkId: 'c', at, location: 'l', latencyMs: 12 });
+const fail = (at: number): CheckResult => ({
+  ok: false,
+  checkId: 'c',
+  at,
+  location: 'l',
+  latencyMs: 3,
+  error: 'status',
+  detail: 'status 503, expected 2xx',
+});
+const fold = (results: CheckResult[], state: CheckState = INITIAL_CHECK_STATE) =>
+  results.reduce((s, r) => applyResult(s, r, rules), state);
+
+describe('check confirmation', () => {
+  it('is unknown before any result', () => {
+    expect(checkStatusAt(INITIAL_CHECK_STATE, 1_000, 5_000, 1_000).status).toBe('unknown');
+  });
+  it('is up after one success', () => {
+    expect(fold([ok(1)]).confirmed).toBe('up');
+  });
+  it('ignores a single failure: one blip is nothing', () => {
+    expect(fold([ok(1), fail(2)]).confirmed).toBe('up');
+    expect(fold([ok(1), fail(2), ok(3), fail(4)]).confirmed).toBe('up');
+  });
+  it('is down after the configured number of consecutive failures, with the failure detail', () => {
+    const s = fold([ok(1), fail(2), fail(3)]);
+    expect(s.confirmed).toBe('down');
+    expect(s.detail).toBe('status 503, expected 2xx');
+  });
+  it('comes back up on the configured number of successes', () => {
+    expect(fold([fail(1), fail(2), ok(3)]).confirmed).toBe('up');
+    const strict = { failuresToDown: 2, successesToUp: 3 };
+    const s = [fail(1), fail(2), ok(3), ok(4)].reduce((st, r) => applyResult(st, r, strict), INITIAL_CHECK_STATE);
+    expect(s.confirmed).toBe('down');
+    expect(applyResult(s, ok(5), strict).confirmed).toBe('up');
+  });
+  it('ignores results older than the latest one seen', () => {
+    const s = fold([fail(10), fail(11)]);
+    expect(applyResult(s, ok(5), rules)).toBe(s);
+  });
+  it('turns unknown when no result arrives within twice the interval plus the timeout, never staying up', () => {
+    const s = fold([ok(0)]);
+    expect(checkStatusAt(s, 11_000, 5_000, 1_000).status).toBe('up');
+    const stale = checkStatusAt(s, 11_001, 5_000, 1_000);
+    expect(stale.status).toBe('unknown');
+    expect(stale.detail).toBe('no result for 11 s');
+  });
+});
+
+const up = (service: string, impact: 'critical' | 'degrading' = 'critical'): UpstreamInput => ({
+  service,
+  impact,
+  status: 'up',
+  cause: null,
+});
+
+describe('roll-up', () => {
+  it('is up with healthy checks and dependencies', () => {
+    expect(rollUp([{ id: 'g', status: 'up', detail: '' }], [up('emis-web')])).toEqual({ status: 'up', cause: null });
+  });
+
+  it('is down with cause upstream when a critical dependency is down', () => {
+    const rolled = rollUp([{ id: 'g', status: 'up', detail: '' }], [{ ...up('emis-web'), status: 'down' }]);
+    expect(rolled.status).toBe('down');
+    expect(causeText(rolled.cause)).toBe('upstream: emis-web');
+  });
+
+  it('is only degraded when a degrading dependency is down', () => {
+    const rolled = rollUp([], [up('emis-web'), { ...up('eps', 'degrading'), status: 'down' }]);
+    expect(rolled.status).toBe('degraded');
+    expect(causeText(rolled.cause)).toBe('upstream: eps');
+  });
+
+  it('prefers the upstream cause over its own failing checks at equal severity (one root cause)', () => {
+    const rolled = rollUp([{ id: 'g', status: 'down', detail: 'refused' }], [{ ...up('emis-web'), status: 'down' }]);
+    expect(causeText(rolled.cause)).toBe('upstream: emis-web');
+  });
+
+  it('names its own failing checks when its dependencies are healthy', () => {
+    const rolled = rollUp(
+      [
+        { id: 'A81001-gateway', status: 'down', detail: 'status 503, expected 2xx' },
+        { id: 'A81001-phones', status: 'up', detail: 'ok' },
+      ],
+      [up('emis-web')],
+    );
+    expect(rolled.status).toBe('down');
+    expect(causeText(rolled.cause)).toBe('check A81001-gateway: status 503, expected 2xx');
+  });
+
+  it('keeps the chain of causes through services (practice ← emis-web ← hscn)', () => {
+    const emis: UpstreamInput = {
+      ...up('emis-web'),
+      status: 'down',
+      cause: { kind: 'upstream', service: 'hscn', impact: 'critical', status: 'down', via: null },
+    };
+    const rolled = rollUp([], [emis]);
+    expect(upstreamServices(rolled.cause)).toEqual(['emis-web', 'hscn']);
+  });
+
+  it('is never up while a critical dependency is not up, whatever its own checks say', () => {
+    for (const status of STATUS_LEVELS.filter((s) => s !== 'up')) {
+      for (const own of STATUS_LEVELS) {
+        const rolled = rollUp([{ id: 'g', status: own, detail: '' }], [{ ...up('emis-web'), status }]);
+        expect(rolled.status, `dependency ${status}, own ${own}`).not.toBe('up');
+      }
+    }
+  });
+
+  it('is never up while any own check is not up', () => {
+    for (const status of STATUS_LEVELS.filter((s) => s !== 'up')) {
+      expect(rollUp([{ id: 'a', status: 'up', detail: '' }, { id: 'b', status, detail: '' }], []).status).toBe(status);
+    }
+  });
+
+  it('ranks down above unknown above degraded', () => {
+    const deps: UpstreamInput[] = [
+      { ...up('a', 'degrading'), status: 'down' },
+      { ...up('b'), status: 'unknown' },
+    ];
+    expect(rollUp([], deps).status).toBe('unknown');
+    expect(rollUp([{ id: 'g', status: 'down', detail: '' }], deps).status).toBe('down');
+  });
+});
