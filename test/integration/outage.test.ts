@@ -1,0 +1,154 @@
+// The whole path, real parts only: simulator → probe worker process → server → API,
+// WebSocket and metrics. Intervals are short so an outage is confirmed in about a second.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { loadEstateFile } from '../../server/config/estate';
+import type { LiveServerMessage, PracticeView } from '../../server/live/protocol';
+import { silentLogger } from '../../server/log';
+import { startPulse, type RunningPulse } from '../../server/main';
+import { startSimulator, type Simulator } from '../../server/simulator';
+import { waitFor } from '../helpers/wait';
+
+let sim: Simulator;
+let pulse: RunningPulse;
+let dir: string;
+
+async function practices(): Promise<PracticeView[]> {
+  const res = await fetch(`${pulse.url}/api/practices`);
+  return ((await res.json()) as { practices: PracticeView[] }).practices;
+}
+
+beforeAll(async () => {
+  sim = await startSimulator({ seed: 7 });
+  dir = mkdtempSync(join(tmpdir(), 'pulse-it-'));
+  writeFileSync(join(dir, 'estate.yaml'), sim.estateYaml({ interval: '500ms', timeout: '400ms' }));
+  pulse = await startPulse({
+    estate: loadEstateFile(join(dir, 'estate.yaml')),
+    dataDir: join(dir, 'data'),
+    host: '127.0.0.1',
+    port: 0,
+    log: silentLogger,
+    localWorkers: 1,
+    tickMs: 100,
+    heartbeatMs: 1_000,
+  });
+  await waitFor('every practice to be up', async () => (await practices()).every((p) => p.status === 'up'));
+});
+
+afterAll(async () => {
+  await pulse?.stop();
+  await sim?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('an EMIS Web outage, end to end', () => {
+  it('lists at least 60 practices across the three clinical systems, all up', async () => {
+    const list = await practices();
+    expect(list.length).toBeGreaterThanOrEqual(60);
+    expect(new Set(list.map((p) => p.system))).toEqual(new Set(['emis-web', 'systmone', 'vision']));
+    expect(list[0]).toMatchObject({ mode: 'normal', cause: null });
+    expect(Object.keys(list[0]!).sort()).toEqual(['cause', 'icb', 'mode', 'name', 'ods', 'pcn', 'since', 'status', 'system']);
+  });
+
+  it('turns every EMIS practice down with cause upstream: emis-web, live and in the API, then back up', async () => {
+    const ws = new WebSocket(`${pulse.url.replace('http', 'ws')}/ws`);
+    const messages: LiveServerMessage[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(String(data)) as LiveServerMessage));
+    await waitFor('a snapshot', () => messages.some((m) => m.type === 'snapshot'));
+    expect(messages[0]).toMatchObject({ type: 'hello', protocol: 1, heartbeatMs: 1_000 });
+
+    const emis = sim.practices.filter((p) => p.system === 'emis-web').map((p) => p.ods);
+    sim.play('emis-web-outage', { durationMs: 60_000 });
+
+    const down = await waitFor('EMIS practices down', async () => {
+      const list = await practices();
+      const emisDown = list.filter((p) => p.system === 'emis-web' && p.status === 'down');
+      return emisDown.length === emis.length ? list : null;
+    });
+    for (const p of down) {
+      if (p.system === 'emis-web') expect(p.cause).toBe('upstream: emis-web');
+      else expect(p.status).toBe('up');
+    }
+
+    // The same change reached the dashboard feed as deltas, in sequence.
+    const deltas = messages.filter((m): m is Extract<LiveServerMessage, { type: 'delta' }> => m.type === 'delta');
+    const sentDown = new Set(deltas.flatMap((d) => d.practices.filter((p) => p.status === 'down').map((p) => p.ods)));
+    expect([...sentDown].sort()).toEqual([...emis].sort());
+    const seqs = messages.filter((m) => m.type !== 'hello').map((m) => (m as { seq: number }).seq);
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+    const lastDelta = deltas.at(-1)!;
+    expect(lastDelta.counts.down).toBe(emis.length);
+    expect(lastDelta.services.find((s) => s.id === 'emis-web')).toMatchObject({ status: 'down', practicesAffected: emis.length });
+
+    // Metrics agree.
+    const metrics = await (await fetch(`${pulse.url}/metrics`)).text();
+    expect(metrics).toContain(`pulse_practices{status="down"} ${emis.length}`);
+
+    // The transition was stored.
+    const detail = (await (await fetch(`${pulse.url}/api/practices/${emis[0]}`)).json()) as { history: { to: string }[] };
+    expect(detail.history[0]!.to).toBe('down');
+
+    sim.restoreAll();
+    await waitFor('every practice back up', async () => (await practices()).every((p) => p.status === 'up'));
+    ws.close();
+  });
+});
+
+describe('API and protocol edges', () => {
+  it('answers /healthz', async () => {
+    const res = await fetch(`${pulse.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('serves valid Prometheus text with process metrics', async () => {
+    const res = await fetch(`${pulse.url}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toContain('# TYPE pulse_practices gauge');
+    expect(text).toContain('process_cpu_user_seconds_total');
+    expect(text).toMatch(/pulse_check_results_total\{kind="http",result="ok"\} \d+/);
+    expect(text).toMatch(/pulse_worker_connections\{location="local"\} 1/);
+  });
+
+  it('says clearly what is wrong with a bad ODS code or an unknown practice', async () => {
+    const bad = await fetch(`${pulse.url}/api/practices/not-a-code`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { code: 'BAD_ODS_CODE' } });
+    const missing = await fetch(`${pulse.url}/api/practices/Z99999`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no practice with ODS code Z99999' } });
+  });
+
+  it('lists services with the practices each is taking down', async () => {
+    const body = (await (await fetch(`${pulse.url}/api/services`)).json()) as { services: { id: string; checks: unknown[] }[] };
+    expect(body.services.map((s) => s.id)).toEqual(expect.arrayContaining(['emis-web', 'systmone', 'vision', 'spine', 'hscn']));
+  });
+
+  it('refuses a probe worker with the wrong token', async () => {
+    const ws = new WebSocket(`${pulse.url.replace('http', 'ws')}/workers`, { headers: { Authorization: 'Bearer wrong' } });
+    const status = await new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+      ws.on('error', () => {});
+    });
+    expect(status).toBe(401);
+  });
+
+  it('resends a snapshot when a dashboard asks to resync', async () => {
+    const ws = new WebSocket(`${pulse.url.replace('http', 'ws')}/ws`);
+    const messages: LiveServerMessage[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(String(data)) as LiveServerMessage));
+    await waitFor('a snapshot', () => messages.some((m) => m.type === 'snapshot'));
+    ws.send(JSON.stringify({ type: 'resync' }));
+    ws.send('not json at all');
+    await waitFor('a second snapshot', () => messages.filter((m) => m.type === 'snapshot').length === 2);
+    const snapshots = messages.filter((m) => m.type === 'snapshot') as Extract<LiveServerMessage, { type: 'snapshot' }>[];
+    expect(snapshots[1]!.seq).toBeGreaterThan(snapshots[0]!.seq);
+    expect(snapshots[1]!.practices.length).toBeGreaterThanOrEqual(60);
+    ws.close();
+  });
+});
