@@ -1,5 +1,5 @@
 // Builds the Svelte dashboard in web/ into dist/web, which the server serves.
-import { defineConfig } from 'vite';
+import { defineConfig } from 'vitest/config';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { fileURLToPath } from 'node:url';
 

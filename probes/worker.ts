@@ -1,0 +1,382 @@
+// The probe worker process: connects to the server's /workers WebSocket, runs
+// the checks it is assigned and streams their results back, surviving
+// disconnects (checks keep running; results are buffered, oldest dropped past
+// a bound) until SIGTERM/SIGINT.
+// It must never decide what a result means (the server does), never print a
+// stack trace or the token, and never start anything merely by being imported.
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import WebSocket from 'ws';
+import { z } from 'zod';
+import { WORKER_PROTOCOL_VERSION, type ServerToWorker, type WorkerToServer } from './protocol';
+import type { CheckKindLookup } from './registry';
+import { Scheduler, type Clock } from './scheduler';
+import type { CheckResult } from './types';
+
+export const RESULT_FLUSH_MS = 250;
+export const RESULT_BATCH_MAX = 500;
+export const STATS_EVERY_MS = 5_000;
+export const RESULT_BUFFER_MAX = 10_000;
+const PING_EVERY_MS = 15_000;
+const RECONNECT_BASE_MS = 500;
+const RECONNECT_CAP_MS = 30_000;
+/** Stop handing data to a socket that already has this much unsent (slow or stuck link). */
+const SOCKET_BACKLOG_MAX_BYTES = 4 * 1024 * 1024;
+const CLOSE_GRACE_MS = 1_000;
+
+export interface WorkerOptions {
+  /** ws:// or wss:// (http(s):// accepted); `/workers` is appended when the URL has no path. */
+  serverUrl: string;
+  token: string;
+  location: string;
+  concurrency?: number;
+  resultBufferMax?: number;
+  /** For the scheduler only; connection timers are real. */
+  clock?: Clock;
+  kinds?: CheckKindLookup;
+  /** One line per call, no trailing newline. Default: stderr. */
+  log?: (line: string) => void;
+}
+
+export type WorkerExit = { reason: 'stopped' } | { reason: 'unauthorized'; message: string };
+
+export interface WorkerHandle {
+  /** Settles once the worker has stopped, by stop() or because the server refused the token. */
+  readonly done: Promise<WorkerExit>;
+  /** Flushes what it can, closes the socket and stops every check and timer. */
+  stop(): Promise<void>;
+  /** Results dropped so far because the buffer was full while disconnected. */
+  droppedResults(): number;
+}
+
+// Validated at the edge: nothing from the socket reaches the scheduler unchecked.
+const assignmentSchema = z.object({
+  id: z.string().min(1),
+  kind: z.string().min(1),
+  target: z.string(),
+  intervalMs: z.number(),
+  timeoutMs: z.number(),
+  options: z.record(z.string(), z.unknown()).default({}),
+});
+const assignMessage = z.object({ type: z.literal('assign'), checks: z.array(assignmentSchema) });
+
+/** Normalises the server address to the /workers endpoint; throws a one-line Error if unusable. */
+export function workersUrl(server: string): string {
+  let url: URL;
+  try {
+    url = new URL(server);
+  } catch {
+    throw new Error(`"${server}" is not a valid server URL (expected ws://host:port)`);
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw new Error(`"${server}" must be a ws:// or wss:// URL`);
+  }
+  if (url.pathname === '' || url.pathname === '/') url.pathname = '/workers';
+  return url.toString();
+}
+
+/** Results waiting to be sent: drops the oldest past `max` (counting them), O(1) per push. */
+export class BoundedBuffer<T> {
+  private items: T[] = [];
+  private head = 0;
+  dropped = 0;
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+    if (this.size > this.max) {
+      this.head++;
+      this.dropped++;
+    }
+    if (this.head > this.max) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  take(n: number): T[] {
+    const batch = this.items.slice(this.head, this.head + n);
+    this.head += batch.length;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    }
+    return batch;
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}
+
+export function runWorker(options: WorkerOptions): WorkerHandle {
+  const url = workersUrl(options.serverUrl);
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const buffer = new BoundedBuffer<CheckResult>(options.resultBufferMax ?? RESULT_BUFFER_MAX);
+  let socket: WebSocket | undefined;
+  let stopping = false;
+  let attempt = 0;
+  let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  let droppedReported = 0;
+  let resolveDone!: (exit: WorkerExit) => void;
+  const done = new Promise<WorkerExit>((resolve) => {
+    resolveDone = resolve;
+  });
+
+  const send = (message: WorkerToServer): void => {
+    socket?.send(JSON.stringify(message));
+  };
+  const isOpen = (): boolean => socket !== undefined && socket.readyState === WebSocket.OPEN;
+
+  const flush = (): void => {
+    while (buffer.size > 0 && isOpen() && (socket?.bufferedAmount ?? 0) < SOCKET_BACKLOG_MAX_BYTES) {
+      send({ type: 'results', results: buffer.take(RESULT_BATCH_MAX) });
+    }
+  };
+
+  const scheduler = new Scheduler({
+    location: options.location,
+    concurrency: options.concurrency,
+    clock: options.clock,
+    kinds: options.kinds,
+    onResult: (result) => {
+      buffer.push(result);
+      if (buffer.size >= RESULT_BATCH_MAX) flush();
+    },
+  });
+
+  const handleMessage = (data: WebSocket.RawData): void => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.toString());
+    } catch {
+      log('pulse worker: ignoring a message from the server that is not JSON');
+      return;
+    }
+    const type = typeof parsed === 'object' && parsed !== null ? (parsed as { type?: unknown }).type : undefined;
+    if (type !== 'assign') {
+      log(`pulse worker: ignoring a server message of unknown type ${JSON.stringify(type)}`);
+      return;
+    }
+    const assign = assignMessage.safeParse(parsed);
+    if (!assign.success) {
+      const first = assign.error.issues[0];
+      log(`pulse worker: ignoring an invalid assign message (${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'})`);
+      return;
+    }
+    const message: ServerToWorker = assign.data;
+    scheduler.setChecks(message.checks);
+    log(`pulse worker: assigned ${message.checks.length} check(s)`);
+  };
+
+  const scheduleReconnect = (why: string): void => {
+    const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** attempt);
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2)); // jitter: avoid a thundering herd
+    attempt++;
+    log(`pulse worker: ${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
+    reconnectTimer = setTimeout(connect, delay);
+  };
+
+  const finish = (exit: WorkerExit): void => {
+    stopping = true;
+    clearTimers();
+    scheduler.stop();
+    resolveDone(exit);
+  };
+
+  function connect(): void {
+    reconnectTimer = undefined;
+    if (stopping) return;
+    let rejectedStatus: number | undefined;
+    let lastError: string | undefined;
+    let alive = true;
+    const ws = new WebSocket(url, {
+      headers: { Authorization: `Bearer ${options.token}` },
+      handshakeTimeout: 10_000,
+    });
+    socket = ws;
+
+    ws.on('unexpected-response', (_req, res) => {
+      rejectedStatus = res.statusCode;
+      res.resume();
+      ws.terminate(); // aborts the handshake; 'close' follows
+    });
+    ws.on('open', () => {
+      attempt = 0;
+      log(`pulse worker: connected to ${url} as location "${options.location}"`);
+      send({ type: 'hello', protocol: WORKER_PROTOCOL_VERSION, location: options.location, pid: process.pid });
+      if (buffer.dropped > droppedReported) {
+        log(`pulse worker: dropped ${buffer.dropped - droppedReported} result(s) while disconnected (buffer holds ${RESULT_BUFFER_MAX})`);
+        droppedReported = buffer.dropped;
+      }
+      flush();
+    });
+    ws.on('message', handleMessage);
+    ws.on('pong', () => {
+      alive = true;
+    });
+    ws.on('ping', () => {
+      alive = true;
+    });
+    ws.on('error', (err) => {
+      lastError = describeError(err);
+    });
+    ws.on('close', (code) => {
+      if (socket === ws) socket = undefined;
+      clearInterval(pinger);
+      if (stopping) return;
+      if (rejectedStatus === 401 || rejectedStatus === 403) {
+        const message = `pulse worker: the server at ${url} rejected the worker token (HTTP ${rejectedStatus}); check --token or PULSE_WORKER_TOKEN`;
+        finish({ reason: 'unauthorized', message });
+        return;
+      }
+      const why =
+        rejectedStatus !== undefined
+          ? `the server at ${url} answered HTTP ${rejectedStatus} instead of a WebSocket upgrade`
+          : lastError !== undefined
+            ? `cannot reach ${url}: ${lastError}`
+            : `connection to ${url} closed (code ${code})`;
+      scheduleReconnect(why);
+    });
+    // A link that dies silently never emits 'close'; a missed pong forces one.
+    const pinger = setInterval(() => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (!alive) {
+        lastError = `no pong within ${PING_EVERY_MS / 1000} s`;
+        ws.terminate();
+        return;
+      }
+      alive = false;
+      ws.ping();
+    }, PING_EVERY_MS);
+  }
+
+  const flushTimer = setInterval(flush, RESULT_FLUSH_MS);
+  const statsTimer = setInterval(() => {
+    if (!isOpen()) return;
+    const { lagMs, running, checks } = scheduler.stats();
+    send({ type: 'stats', lagMs, running, checks });
+  }, STATS_EVERY_MS);
+
+  function clearTimers(): void {
+    clearInterval(flushTimer);
+    clearInterval(statsTimer);
+    if (reconnectTimer !== undefined) clearTimeout(reconnectTimer);
+    reconnectTimer = undefined;
+  }
+
+  connect();
+
+  return {
+    done,
+    droppedResults: () => buffer.dropped,
+    async stop(): Promise<void> {
+      if (stopping) {
+        await done;
+        return;
+      }
+      stopping = true;
+      scheduler.stop();
+      clearTimers();
+      const ws = socket;
+      if (ws && ws.readyState === WebSocket.OPEN) {
+        flush();
+        const closed = new Promise<void>((resolve) => {
+          const grace = setTimeout(() => {
+            ws.terminate();
+            resolve();
+          }, CLOSE_GRACE_MS);
+          ws.once('close', () => {
+            clearTimeout(grace);
+            resolve();
+          });
+        });
+        ws.close(1000, 'worker stopping');
+        await closed;
+      } else {
+        ws?.terminate();
+      }
+      finish({ reason: 'stopped' });
+    },
+  };
+}
+
+// ---- command line -------------------------------------------------------
+
+const USAGE =
+  'usage: node --import tsx probes/worker.ts --server ws://HOST:PORT --token TOKEN [--location NAME] ' +
+  '(or PULSE_SERVER_URL, PULSE_WORKER_TOKEN, PULSE_LOCATION)';
+
+/** Reads flags (`--name value` or `--name=value`), falling back to the environment. Returns a one-line error on misuse. */
+export function parseWorkerArgs(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): WorkerOptions | { error: string } {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const match = /^--(server|token|location)(?:=(.*))?$/.exec(arg);
+    if (!match) return { error: `unknown argument "${arg}"; ${USAGE}` };
+    const name = match[1] ?? '';
+    const value = match[2] ?? argv[++i];
+    if (value === undefined || value === '') return { error: `--${name} needs a value; ${USAGE}` };
+    flags.set(name, value);
+  }
+  const serverUrl = flags.get('server') ?? env.PULSE_SERVER_URL;
+  const token = flags.get('token') ?? env.PULSE_WORKER_TOKEN;
+  const location = flags.get('location') ?? env.PULSE_LOCATION ?? 'local';
+  if (!serverUrl) return { error: `missing --server; ${USAGE}` };
+  if (!token) return { error: `missing --token; ${USAGE}` };
+  try {
+    workersUrl(serverUrl);
+  } catch (err) {
+    return { error: describeError(err) };
+  }
+  return { serverUrl, token, location };
+}
+
+async function main(): Promise<void> {
+  const parsed = parseWorkerArgs(process.argv.slice(2), process.env);
+  if ('error' in parsed) {
+    process.stderr.write(`pulse worker: ${parsed.error}\n`);
+    process.exit(2);
+  }
+  const worker = runWorker(parsed);
+  const shutdown = (): void => {
+    void worker.stop().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+  const exit = await worker.done;
+  if (exit.reason === 'unauthorized') {
+    process.stderr.write(`${exit.message}\n`);
+    process.exit(2);
+  }
+}
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`pulse worker: ${describeError(err)}\n`);
+    process.exit(1);
+  });
+}

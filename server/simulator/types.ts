@@ -1,0 +1,130 @@
+// The simulator's public types: the simulated estate, faults and the clock it runs on.
+// Types only. Never imported by production code: the simulator is a demo and test tool.
+
+/** Time source and timers, injected so tests drive scenarios and slow replies without sleeping. */
+export interface SimulatorClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export type ServiceKind = 'clinical-system' | 'national' | 'network';
+
+export interface SimService {
+  id: string;
+  name: string;
+  kind: ServiceKind;
+  /** HTTP health URL on the service's own loopback listener. */
+  url: string;
+  /** `host:port` for a tcp check; the same listener as `url`. */
+  tcp: string | null;
+}
+
+export interface SimPractice {
+  ods: string;
+  name: string;
+  pcn: string;
+  icb: string;
+  /** Id of the practice's principal clinical system service. */
+  system: string;
+  gatewayUrl: string;
+}
+
+export const faultModes = ['down', 'slow', 'hang', 'error'] as const;
+export type FaultMode = (typeof faultModes)[number];
+
+/** What a faulty endpoint does. `slow` replies healthily after `ms`; `error` replies with `status`. */
+export type Fault =
+  | { mode: 'down' }
+  | { mode: 'hang' }
+  | { mode: 'slow'; ms: number }
+  | { mode: 'error'; status: number };
+
+/** Who set a fault: an operator (`manual`) or a named scenario. */
+export type FaultSource = 'manual' | `scenario:${string}`;
+
+export type ActiveFault = Fault & {
+  source: FaultSource;
+  /** Epoch ms (on the simulator's clock) when a scenario's fault ends; absent for manual faults. */
+  until?: number;
+};
+
+export interface SimulatorOptions {
+  /** Number of practices; default 72. */
+  practices?: number;
+  /** Seed for names, ODS codes and scenario picks; default 1. */
+  seed?: number;
+  /** Only loopback is allowed. */
+  host?: '127.0.0.1';
+  /** Control API port; default 0 (ephemeral). */
+  controlPort?: number;
+  clock?: SimulatorClock;
+}
+
+export interface FailOptions {
+  /** Delay for `slow`; default 3000 ms. */
+  ms?: number;
+  /** Status for `error`; default 500. */
+  status?: number;
+}
+
+export interface EstateYamlOptions {
+  interval?: string;
+  timeout?: string;
+}
+
+export interface ScenarioInfo {
+  name: string;
+  description: string;
+  defaultDurationMs: number;
+  /** Clock time when the running play of it ends; null when it is not running. */
+  runningUntil: number | null;
+}
+
+export interface Simulator {
+  services: SimService[];
+  practices: SimPractice[];
+  controlUrl: string;
+  estateYaml(opts?: EstateYamlOptions): string;
+  /**
+   * Fails a target (`service:emis-web`, `practice:A81001`). Takes effect at once for
+   * replies; the promise resolves once a listener change (`down`) has happened too.
+   * Never rejects for listener trouble (that is reported on stderr); throws
+   * SimulatorError synchronously on a bad target or fault.
+   */
+  fail(target: string, mode: FaultMode, opts?: FailOptions): Promise<void>;
+  /** Clears every fault on the target, whoever set it. */
+  restore(target: string): Promise<void>;
+  /** Clears every fault and stops every running scenario. */
+  restoreAll(): Promise<void>;
+  /** Starts a named scenario; playing one that is already running restarts it. */
+  play(scenario: string, opts?: { durationMs?: number }): Promise<void>;
+  scenarios(): ScenarioInfo[];
+  /** The fault in effect on each faulty target. */
+  faults(): Record<string, ActiveFault>;
+  /** Resolves when every listener change asked for so far has taken effect. */
+  settled(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type SimulatorErrorCode =
+  | 'BAD_OPTIONS'
+  | 'UNKNOWN_TARGET'
+  | 'BAD_FAULT'
+  | 'UNKNOWN_SCENARIO'
+  | 'CLOSED'
+  /** The control port asked for is taken: Node's own code, so a caller can fall back to port 0. */
+  | 'EADDRINUSE'
+  | 'LISTEN_FAILED';
+
+export class SimulatorError extends Error {
+  constructor(
+    readonly code: SimulatorErrorCode,
+    message: string,
+    /** The option or field at fault, when there is one. */
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'SimulatorError';
+  }
+}

@@ -1,0 +1,265 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { http } from '../../probes/http';
+import { Scheduler, nextDueAt, phaseOf } from '../../probes/scheduler';
+import type { CheckAssignment, CheckKind, CheckResult, ProbeContext, ProbeOutcome } from '../../probes/types';
+import { FakeClock } from './fake-clock';
+
+const ok: ProbeOutcome = { ok: true, latencyMs: 1 };
+
+/** A check kind whose runs finish only when the test says so. */
+function heldKind() {
+  const runs: { target: string; ctx: ProbeContext; resolve: (o: ProbeOutcome) => void }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const kind: CheckKind<Record<string, never>> = {
+    kind: 'held',
+    options: z.object({}).strict(),
+    validateTarget: () => null,
+    run: (target, _options, ctx) =>
+      new Promise<ProbeOutcome>((resolve) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        runs.push({
+          target,
+          ctx,
+          resolve: (outcome) => {
+            inFlight--;
+            resolve(outcome);
+          },
+        });
+      }),
+  };
+  return { kind, runs, maxInFlight: () => maxInFlight };
+}
+
+/** A check kind that answers at once. */
+const instantKind: CheckKind<Record<string, never>> = {
+  kind: 'instant',
+  options: z.object({}).strict(),
+  validateTarget: () => null,
+  run: async () => ok,
+};
+
+function check(id: string, overrides: Partial<CheckAssignment> = {}): CheckAssignment {
+  return { id, kind: 'instant', target: 'x', intervalMs: 10_000, timeoutMs: 2_000, options: {}, ...overrides };
+}
+
+function setup(opts: { concurrency?: number; clock?: FakeClock; kinds?: Record<string, CheckKind<unknown>> } = {}) {
+  const clock = opts.clock ?? new FakeClock();
+  const results: CheckResult[] = [];
+  const scheduler = new Scheduler({
+    location: 'test',
+    clock,
+    concurrency: opts.concurrency,
+    kinds: opts.kinds ?? { instant: instantKind },
+    onResult: (r) => results.push(r),
+  });
+  return { clock, results, scheduler };
+}
+
+describe('Scheduler', () => {
+  it('spreads 100 checks over a 10 s interval instead of bursting, at phases stable across instances', async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `check-${i}`);
+    const a = setup();
+    a.scheduler.setChecks(ids.map((id) => check(id)));
+    await a.clock.advance(10_000);
+    expect(a.results).toHaveLength(100);
+    const offsets = a.results.map((r) => r.at % 10_000);
+
+    // Hash phases are not a perfect packing (birthday collisions are expected),
+    // but no 100 ms slot may hold a burst, and every second of the interval is used.
+    const perSlot = new Map<number, number>();
+    for (const o of offsets) perSlot.set(Math.floor(o / 100), (perSlot.get(Math.floor(o / 100)) ?? 0) + 1);
+    expect(Math.max(...perSlot.values())).toBeLessThanOrEqual(5);
+    expect(new Set(offsets).size).toBeGreaterThanOrEqual(95);
+    const perSecond = new Set(offsets.map((o) => Math.floor(o / 1000)));
+    expect(perSecond.size).toBe(10);
+
+    // Another worker started 3.7 s later (or a restart) runs each check at the same phase.
+    const b = setup({ clock: new FakeClock(a.clock.now() + 3_700) });
+    b.scheduler.setChecks(ids.map((id) => check(id)));
+    await b.clock.advance(10_000);
+    const phaseA = new Map(a.results.map((r) => [r.checkId, r.at % 10_000]));
+    for (const r of b.results) expect(r.at % 10_000).toBe(phaseA.get(r.checkId));
+    expect(b.results).toHaveLength(100);
+    a.scheduler.stop();
+    b.scheduler.stop();
+  });
+
+  it('computes the next due time from the phase, never in the past', () => {
+    const phase = phaseOf('svc-1');
+    const offset = Math.floor(phase * 60_000);
+    const due = nextDueAt(1_000_000_123, 60_000, phase);
+    expect(due % 60_000).toBe(offset);
+    expect(due).toBeGreaterThanOrEqual(1_000_000_123);
+    expect(due - 1_000_000_123).toBeLessThan(60_000);
+  });
+
+  it('runs each check exactly once per interval', async () => {
+    const { clock, results, scheduler } = setup();
+    scheduler.setChecks([check('a', { intervalMs: 1_000 }), check('b', { intervalMs: 1_000 }), check('c', { intervalMs: 3_000 })]);
+    await clock.advance(30_000);
+    const runsOf = (id: string) => results.filter((r) => r.checkId === id).map((r) => r.at);
+    expect(runsOf('a')).toHaveLength(30);
+    expect(runsOf('b')).toHaveLength(30);
+    expect(runsOf('c')).toHaveLength(10);
+    for (const id of ['a', 'b', 'c']) {
+      const ats = runsOf(id);
+      const gaps = new Set(ats.slice(1).map((t, i) => t - (ats[i] ?? 0)));
+      expect([...gaps]).toEqual([id === 'c' ? 3_000 : 1_000]);
+    }
+    expect(results.every((r) => r.location === 'test' && r.ok)).toBe(true);
+    scheduler.stop();
+  });
+
+  it('never has more runs in flight than the concurrency bound, and reports the lag of runs kept waiting', async () => {
+    const held = heldKind();
+    const { clock, results, scheduler } = setup({ concurrency: 3, kinds: { held: held.kind } });
+    // Timeouts far beyond the test so only releases free a slot; later slots of a busy check are skipped.
+    scheduler.setChecks(Array.from({ length: 10 }, (_, i) => check(`h${i}`, { kind: 'held', timeoutMs: 100_000 })));
+    await clock.advance(10_000);
+    expect(held.runs).toHaveLength(3);
+    expect(scheduler.stats()).toMatchObject({ running: 3, queued: 7, checks: 10 });
+
+    // Hold the slots 2 s past the last due time: runs still waiting are late by at least that.
+    await clock.advance(2_000);
+    expect(scheduler.stats().lagMs).toBeGreaterThanOrEqual(2_000);
+
+    for (let released = 0; results.length < 10; released++) {
+      const next = held.runs[released];
+      if (!next) throw new Error(`run ${released} never started`);
+      next.resolve(ok);
+      await clock.advance(0);
+      expect(scheduler.stats().running).toBeLessThanOrEqual(3);
+    }
+    expect(held.maxInFlight()).toBe(3);
+    expect(new Set(results.map((r) => r.checkId)).size).toBe(10);
+    expect(scheduler.stats().lagMs).toBeGreaterThanOrEqual(2_000);
+    scheduler.stop();
+  });
+
+  it('reports a timeout at the deadline even when the probe ignores its abort signal', async () => {
+    const held = heldKind();
+    const { clock, results, scheduler } = setup({ kinds: { held: held.kind } });
+    scheduler.setChecks([check('slow', { kind: 'held', timeoutMs: 500 })]);
+    await clock.advance(nextDueAt(clock.now(), 10_000, phaseOf('slow')) - clock.now());
+    expect(held.runs).toHaveLength(1);
+    const run = held.runs[0]!;
+    expect(run.ctx.timeoutMs).toBe(500);
+    const startedAt = clock.now();
+    await clock.advance(499);
+    expect(results).toHaveLength(0);
+    expect(run.ctx.signal.aborted).toBe(false);
+    await clock.advance(1);
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ ok: false, error: 'timeout', checkId: 'slow', detail: 'no result within 500 ms' });
+    expect(results[0]!.at).toBe(startedAt);
+    expect(results[0]!.latencyMs).toBe(500);
+    expect(run.ctx.signal.aborted).toBe(true);
+    expect(scheduler.stats().running).toBe(0);
+
+    // A late answer from the ignoring probe is not reported twice.
+    run.resolve(ok);
+    await clock.advance(0);
+    expect(results).toHaveLength(1);
+    scheduler.stop();
+  });
+
+  it('never overlaps two runs of the same check: a slot that finds the last run still going is skipped', async () => {
+    const held = heldKind();
+    const { clock, results, scheduler } = setup({ kinds: { held: held.kind } });
+    scheduler.setChecks([check('busy', { kind: 'held', intervalMs: 1_000, timeoutMs: 3_500 })]);
+    await clock.advance(nextDueAt(clock.now(), 1_000, phaseOf('busy')) - clock.now());
+    expect(held.runs).toHaveLength(1);
+    await clock.advance(3_000);
+    expect(held.runs).toHaveLength(1);
+    expect(scheduler.stats().skippedRuns).toBe(3);
+    await clock.advance(1_000); // deadline at 3.5 s, then the slot at 4 s runs again
+    expect(results).toMatchObject([{ error: 'timeout' }]);
+    expect(held.runs).toHaveLength(2);
+    scheduler.stop();
+  });
+
+  it('stops a check removed by setChecks, aborting its run in flight without reporting it', async () => {
+    const held = heldKind();
+    const { clock, results, scheduler } = setup({ kinds: { held: held.kind, instant: instantKind } });
+    scheduler.setChecks([check('keep'), check('drop', { kind: 'held', timeoutMs: 100_000 })]);
+    await clock.advance(10_000);
+    expect(held.runs).toHaveLength(1);
+    const inFlight = held.runs[0]!;
+
+    scheduler.setChecks([check('keep')]);
+    expect(inFlight.ctx.signal.aborted).toBe(true);
+    inFlight.resolve(ok);
+    await clock.advance(30_000);
+    expect(held.runs).toHaveLength(1);
+    expect(results.filter((r) => r.checkId === 'drop')).toHaveLength(0);
+    expect(results.filter((r) => r.checkId === 'keep')).toHaveLength(4);
+    expect(scheduler.stats()).toMatchObject({ checks: 1, running: 0 });
+    scheduler.stop();
+  });
+
+  it('keeps the schedule of an unchanged check when the set is replaced', async () => {
+    const { clock, results, scheduler } = setup();
+    scheduler.setChecks([check('a')]);
+    await clock.advance(10_000);
+    const first = results.map((r) => r.at);
+    scheduler.setChecks([check('a'), check('b')]);
+    scheduler.setChecks([check('a'), check('b')]);
+    await clock.advance(10_000);
+    const aRuns = results.filter((r) => r.checkId === 'a').map((r) => r.at);
+    expect(aRuns).toEqual([first[0], (first[0] ?? 0) + 10_000]);
+    scheduler.stop();
+  });
+
+  it('reports an invalid assignment as an error result on schedule instead of throwing', async () => {
+    const { clock, results, scheduler } = setup({ kinds: { http: http as CheckKind<unknown>, instant: instantKind } });
+    scheduler.setChecks([
+      check('nokind', { kind: 'smtp' }),
+      check('badtarget', { kind: 'http', target: 'ftp://example.nhs.uk' }),
+      check('badoptions', { kind: 'http', target: 'https://example.nhs.uk', options: { methd: 'GET' } }),
+      check('fine'),
+    ]);
+    await clock.advance(10_000);
+    const byId = new Map(results.map((r) => [r.checkId, r]));
+    expect(byId.get('fine')?.ok).toBe(true);
+    expect(byId.get('nokind')).toMatchObject({ ok: false, error: 'error', detail: expect.stringContaining('unknown check kind "smtp"') });
+    expect(byId.get('badtarget')).toMatchObject({ ok: false, error: 'error', detail: expect.stringContaining('http:// or https://') });
+    expect(byId.get('badoptions')).toMatchObject({ ok: false, error: 'error', detail: expect.stringContaining('methd') });
+    scheduler.stop();
+  });
+
+  it('reports a probe that throws as an error result and keeps scheduling it', async () => {
+    const throwing: CheckKind<Record<string, never>> = {
+      kind: 'throwing',
+      options: z.object({}).strict(),
+      validateTarget: () => null,
+      run: () => {
+        throw new Error('boom');
+      },
+    };
+    const { clock, results, scheduler } = setup({ kinds: { throwing } });
+    scheduler.setChecks([check('t', { kind: 'throwing' })]);
+    await clock.advance(20_000);
+    expect(results).toHaveLength(2);
+    expect(results[0]).toMatchObject({ ok: false, error: 'error', detail: 'probe failed: boom' });
+    scheduler.stop();
+  });
+
+  it('leaves no timers pending after stop(), even with runs in flight, and reports nothing more', async () => {
+    const held = heldKind();
+    const { clock, results, scheduler } = setup({ kinds: { held: held.kind, instant: instantKind } });
+    scheduler.setChecks([check('a'), check('b', { kind: 'held', timeoutMs: 100_000 }), check('c', { intervalMs: 1_000 })]);
+    await clock.advance(10_000);
+    expect(clock.pendingTimers).toBeGreaterThan(0);
+    const countBefore = results.length;
+    scheduler.stop();
+    expect(clock.pendingTimers).toBe(0);
+    expect(held.runs[0]?.ctx.signal.aborted).toBe(true);
+    held.runs[0]?.resolve(ok);
+    await clock.advance(60_000);
+    expect(results).toHaveLength(countBefore);
+    expect(scheduler.stats()).toMatchObject({ checks: 0, running: 0 });
+  });
+});
