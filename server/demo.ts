@@ -8,7 +8,7 @@ import { startSimulator } from './simulator';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
-export async function prepareDemo(opts: { host: string; dataDir: string; log: Logger }): Promise<{
+export async function prepareDemo(opts: { host: string; port: number; dataDir: string; log: Logger }): Promise<{
   estate: Estate;
   host: string;
   stop: () => Promise<void>;
@@ -16,7 +16,13 @@ export async function prepareDemo(opts: { host: string; dataDir: string; log: Lo
   if (!LOOPBACK.has(opts.host)) {
     throw new Error(`the simulated demo listens on loopback only; HOST=${opts.host} needs a real estate (--config FILE)`);
   }
-  const sim = await startSimulator({ controlPort: Number(process.env.PULSE_SIM_PORT ?? 0) });
+  // A fixed, documented control port (PORT + 1) when free; any free port otherwise.
+  const wanted = Number(process.env.PULSE_SIM_PORT ?? (opts.port === 0 ? 0 : opts.port + 1));
+  const sim = await startSimulator({ controlPort: wanted }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    opts.log('warn', 'demo: simulator control port in use; using any free port', { port: wanted });
+    return startSimulator({ controlPort: 0 });
+  });
   mkdirSync(opts.dataDir, { recursive: true });
   const file = join(opts.dataDir, 'demo-estate.yaml');
   writeFileSync(file, sim.estateYaml({ interval: '5s', timeout: '2s' }));
