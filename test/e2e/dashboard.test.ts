@@ -1,0 +1,83 @@
+// The dashboard in real Chromium against a real Pulse and simulator: a practice tile turns
+// "Down" when its clinical system fails, and the page says plainly when its data is stale.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEstateFile } from '../../server/config/estate';
+import { silentLogger } from '../../server/log';
+import { startPulse, type RunningPulse } from '../../server/main';
+import { startSimulator, type Simulator } from '../../server/simulator';
+import { launchChromium } from '../helpers/browser';
+
+const SHOTS = join(process.cwd(), 'test-results');
+
+let sim: Simulator;
+let pulse: RunningPulse;
+let browser: Browser;
+let page: Page;
+let dir: string;
+
+beforeAll(async () => {
+  sim = await startSimulator({ seed: 11 });
+  dir = mkdtempSync(join(tmpdir(), 'pulse-e2e-'));
+  writeFileSync(join(dir, 'estate.yaml'), sim.estateYaml({ interval: '500ms', timeout: '400ms' }));
+  pulse = await startPulse({
+    estate: loadEstateFile(join(dir, 'estate.yaml')),
+    dataDir: join(dir, 'data'),
+    host: '127.0.0.1',
+    port: 0,
+    log: silentLogger,
+    localWorkers: 1,
+    tickMs: 100,
+    heartbeatMs: 1_000,
+  });
+  browser = await launchChromium();
+  page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await pulse?.stop();
+  await sim?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('dashboard in Chromium', () => {
+  it('shows an EMIS practice turn Down, with its cause, when EMIS Web fails', async () => {
+    const emis = sim.practices.find((p) => p.system === 'emis-web')!;
+    const other = sim.practices.find((p) => p.system === 'systmone')!;
+    await page.goto(pulse.url);
+    const tile = page.locator(`[data-testid="practice-tile"][data-ods="${emis.ods}"]`);
+    await tile.and(page.locator('[data-status="up"]')).waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="connection"]', { hasText: 'Live' }).waitFor({ timeout: 5_000 });
+
+    sim.play('emis-web-outage', { durationMs: 60_000 });
+
+    await tile.and(page.locator('[data-status="down"]')).waitFor({ timeout: 15_000 });
+    const text = await tile.innerText();
+    expect(text).toContain('Down');
+    expect(text).toContain(emis.name);
+    expect(text).toMatch(/EMIS Web/);
+    const otherTile = page.locator(`[data-testid="practice-tile"][data-ods="${other.ods}"]`);
+    expect(await otherTile.getAttribute('data-status')).toBe('up');
+
+    const emisCount = sim.practices.filter((p) => p.system === 'emis-web').length;
+    await page.locator('[data-testid="count-down"]', { hasText: String(emisCount) }).waitFor({ timeout: 5_000 });
+    await page.screenshot({ path: join(SHOTS, 'e2e-emis-outage.png') });
+
+    sim.restoreAll();
+    await tile.and(page.locator('[data-status="up"]')).waitFor({ timeout: 15_000 });
+  });
+
+  it('says the data is stale when the server goes away', async () => {
+    const banner = page.locator('[data-testid="stale-banner"]');
+    expect(await banner.isVisible()).toBe(false);
+    await pulse.stop();
+    await banner.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await banner.innerText()).toMatch(/stale/i);
+    await page.screenshot({ path: join(SHOTS, 'e2e-stale.png') });
+  });
+});

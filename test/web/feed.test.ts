@@ -1,0 +1,237 @@
+import { describe, expect, it } from 'vitest';
+import type { Counts, LiveServerMessage, PracticeView, ServiceView } from '../../server/live/protocol';
+import {
+  connected,
+  connectionState,
+  initialFeed,
+  parseServerMessage,
+  reconnectDelay,
+  reduce,
+  shouldReconnect,
+  type FeedState,
+  type Link,
+} from '../../web/lib/feed';
+
+const T0 = Date.parse('2026-05-01T09:00:00Z');
+const HB = 5_000;
+const OPEN: Link = { phase: 'open', lastAttemptFailed: false };
+
+function practice(ods: string, status: PracticeView['status'] = 'up', cause: string | null = null): PracticeView {
+  return { ods, name: `Practice ${ods}`, pcn: 'PCN 1', icb: 'QWE', system: 'emis-web', status, cause, mode: 'normal', since: '2026-05-01T08:00:00Z' };
+}
+
+const emis: ServiceView = {
+  id: 'emis-web',
+  name: 'EMIS Web',
+  kind: 'clinical-system',
+  status: 'up',
+  cause: null,
+  since: '2026-05-01T08:00:00Z',
+  practicesAffected: 0,
+};
+
+function counts(partial: Partial<Counts>): Counts {
+  return { up: 0, degraded: 0, down: 0, unknown: 0, maintenance: 0, backup: 0, total: 0, ...partial };
+}
+
+const at = (ms: number) => new Date(ms).toISOString();
+
+/** Runs messages through the reducer from a fresh connection; returns the final state and every action. */
+function play(messages: LiveServerMessage[], start: FeedState = connected(initialFeed(), T0)) {
+  let state = start;
+  const actions: string[] = [];
+  messages.forEach((message, i) => {
+    const step = reduce(state, message, T0 + i);
+    state = step.state;
+    actions.push(step.action);
+  });
+  return { state, actions };
+}
+
+const hello: LiveServerMessage = { type: 'hello', protocol: 1, heartbeatMs: HB };
+const snapshot = (seq: number, practices: PracticeView[] = [practice('A81001'), practice('A81002')]): LiveServerMessage => ({
+  type: 'snapshot',
+  seq,
+  at: at(T0),
+  practices,
+  services: [emis],
+  counts: counts({ up: practices.length, total: practices.length }),
+});
+const delta = (seq: number, practices: PracticeView[], services: ServiceView[] = []): LiveServerMessage => ({
+  type: 'delta',
+  seq,
+  at: at(T0 + seq * 1000),
+  practices,
+  services,
+  counts: counts({ up: 1, down: 1, total: 2 }),
+});
+const heartbeat = (seq: number): LiveServerMessage => ({ type: 'heartbeat', seq, at: at(T0 + seq * 1000) });
+
+describe('live feed reducer', () => {
+  it('takes the heartbeat interval from hello', () => {
+    const { state } = play([hello]);
+    expect(state.heartbeatMs).toBe(HB);
+    expect(state.practices).toBeNull();
+  });
+
+  it('replaces everything with a snapshot, keyed by ODS code and service id', () => {
+    const { state, actions } = play([hello, snapshot(7)]);
+    expect(actions).toEqual(['none', 'none']);
+    expect(state.seq).toBe(7);
+    expect(state.awaitingSnapshot).toBe(false);
+    expect(Object.keys(state.practices ?? {})).toEqual(['A81001', 'A81002']);
+    expect(state.services['emis-web']?.name).toBe('EMIS Web');
+    expect(state.counts?.total).toBe(2);
+    expect(state.lastUpdateAt).toBe(at(T0));
+    expect(state.lastMessageAt).toBe(T0 + 1);
+  });
+
+  it('applies a delta in sequence: changed practices replaced, others kept, counts from the server', () => {
+    const down = practice('A81001', 'down', 'upstream: emis-web');
+    const emisDown: ServiceView = { ...emis, status: 'down', practicesAffected: 1 };
+    const { state, actions } = play([hello, snapshot(7), delta(8, [down], [emisDown])]);
+    expect(actions.at(-1)).toBe('none');
+    expect(state.seq).toBe(8);
+    expect(state.practices?.['A81001']).toEqual(down);
+    expect(state.practices?.['A81002']?.status).toBe('up');
+    expect(state.services['emis-web']?.status).toBe('down');
+    expect(state.counts).toEqual(counts({ up: 1, down: 1, total: 2 }));
+    expect(state.lastUpdateAt).toBe(at(T0 + 8000));
+  });
+
+  it('does not mutate the previous state (Svelte sees a new object)', () => {
+    const before = play([hello, snapshot(1)]).state;
+    const frozen = JSON.stringify(before);
+    reduce(before, delta(2, [practice('A81001', 'down')]), T0);
+    expect(JSON.stringify(before)).toBe(frozen);
+  });
+
+  it('asks for a resync once on a seq gap and ignores deltas and heartbeats until a snapshot', () => {
+    const { state, actions } = play([
+      hello,
+      snapshot(7),
+      delta(9, [practice('A81001', 'down')]), // 8 missing
+      delta(10, [practice('A81002', 'down')]),
+      heartbeat(11),
+    ]);
+    expect(actions).toEqual(['none', 'none', 'resync', 'none', 'none']);
+    expect(state.awaitingSnapshot).toBe(true);
+    expect(state.seq).toBe(7);
+    expect(state.practices?.['A81001']?.status).toBe('up');
+    expect(state.practices?.['A81002']?.status).toBe('up');
+    expect(state.lastUpdateAt).toBe(at(T0));
+  });
+
+  it('resumes from the new snapshot after a resync, whatever its seq', () => {
+    const { state, actions } = play([
+      hello,
+      snapshot(7),
+      delta(9, []),
+      snapshot(12, [practice('A81001', 'down')]),
+      delta(13, [practice('A81001', 'up')]),
+    ]);
+    expect(actions).toEqual(['none', 'none', 'resync', 'none', 'none']);
+    expect(state.seq).toBe(13);
+    expect(state.awaitingSnapshot).toBe(false);
+    expect(Object.keys(state.practices ?? {})).toEqual(['A81001']);
+    expect(state.practices?.['A81001']?.status).toBe('up');
+  });
+
+  it('treats a repeated or old seq as a gap too', () => {
+    const { actions } = play([hello, snapshot(7), heartbeat(8), heartbeat(8)]);
+    expect(actions.at(-1)).toBe('resync');
+  });
+
+  it('advances seq and the confirmation times on a heartbeat without touching the data', () => {
+    const first = play([hello, snapshot(7)]).state;
+    const { state, action } = reduce(first, heartbeat(8), T0 + 4000);
+    expect(action).toBe('none');
+    expect(state.seq).toBe(8);
+    expect(state.lastMessageAt).toBe(T0 + 4000);
+    expect(state.lastUpdateAt).toBe(at(T0 + 8000));
+    expect(state.practices).toBe(first.practices);
+    expect(reduce(state, heartbeat(9), T0 + 9000).action).toBe('none');
+  });
+
+  it('ignores deltas on a new connection until its snapshot, keeping the old data on screen', () => {
+    const old = play([hello, snapshot(7)]).state;
+    const reconnected = connected(old, T0 + 60_000);
+    expect(reconnected.practices).toBe(old.practices);
+    const step = reduce(reconnected, delta(1, [practice('A81001', 'down')]), T0 + 60_001);
+    expect(step.action).toBe('none');
+    expect(step.state.practices?.['A81001']?.status).toBe('up');
+  });
+});
+
+describe('connection state', () => {
+  const live = play([hello, snapshot(1)]).state; // lastMessageAt = T0 + 1
+
+  it('is live within two heartbeats of the last message and stale after', () => {
+    expect(connectionState(live, OPEN, T0 + 1 + 2 * HB)).toBe('live');
+    expect(connectionState(live, OPEN, T0 + 2 + 2 * HB)).toBe('stale');
+  });
+
+  it('a heartbeat keeps it live', () => {
+    const beat = reduce(live, heartbeat(2), T0 + 9_000).state;
+    expect(connectionState(beat, OPEN, T0 + 15_000)).toBe('live');
+    expect(connectionState(beat, OPEN, T0 + 19_001)).toBe('stale');
+  });
+
+  it('is stale while waiting for a resync snapshot, however recent the last message', () => {
+    const gap = reduce(live, heartbeat(5), T0 + 2).state;
+    expect(connectionState(gap, OPEN, T0 + 3)).toBe('stale');
+  });
+
+  it('is connecting before any data and offline once an attempt has failed', () => {
+    const none = initialFeed();
+    expect(connectionState(none, { phase: 'connecting', lastAttemptFailed: false }, T0)).toBe('connecting');
+    expect(connectionState(none, { phase: 'open', lastAttemptFailed: false }, T0)).toBe('connecting');
+    expect(connectionState(none, { phase: 'connecting', lastAttemptFailed: true }, T0)).toBe('offline');
+  });
+
+  it('with data: stale while reconnecting, offline once a reconnect has failed', () => {
+    expect(connectionState(live, { phase: 'closed', lastAttemptFailed: false }, T0 + 2)).toBe('stale');
+    expect(connectionState(live, { phase: 'connecting', lastAttemptFailed: false }, T0 + 2)).toBe('stale');
+    expect(connectionState(live, { phase: 'connecting', lastAttemptFailed: true }, T0 + 2)).toBe('offline');
+  });
+
+  it('reconnects an open socket that stays silent for two heartbeats, counting from when it opened', () => {
+    expect(shouldReconnect(live, OPEN, T0 + 1 + 2 * HB)).toBe(false);
+    expect(shouldReconnect(live, OPEN, T0 + 2 + 2 * HB)).toBe(true);
+    expect(shouldReconnect(live, { phase: 'connecting', lastAttemptFailed: false }, T0 + 60_000)).toBe(false);
+    const fresh = connected(live, T0 + 60_000);
+    expect(shouldReconnect(fresh, OPEN, T0 + 60_000 + 2 * HB)).toBe(false);
+    expect(shouldReconnect(fresh, OPEN, T0 + 60_001 + 2 * HB)).toBe(true);
+  });
+});
+
+describe('reconnect delay', () => {
+  it('grows exponentially, is capped, and is never immediate', () => {
+    const backoff = { baseMs: 1000, capMs: 30_000 };
+    expect(reconnectDelay(0, 0, backoff)).toBe(500);
+    expect(reconnectDelay(0, 0.999, backoff)).toBeLessThanOrEqual(1000);
+    expect(reconnectDelay(3, 0, backoff)).toBe(4000);
+    expect(reconnectDelay(20, 0, backoff)).toBe(15_000);
+    expect(reconnectDelay(20, 0.999, backoff)).toBeLessThanOrEqual(30_000);
+  });
+
+  it('spreads clients by jitter', () => {
+    expect(reconnectDelay(4, 0.1)).not.toBe(reconnectDelay(4, 0.9));
+  });
+});
+
+describe('parsing server messages', () => {
+  it('accepts the protocol messages', () => {
+    for (const message of [hello, snapshot(1), delta(2, []), heartbeat(3)]) {
+      expect(parseServerMessage(JSON.stringify(message))).toEqual(message);
+    }
+  });
+
+  it('drops what is not one of them', () => {
+    expect(parseServerMessage('not json')).toBeNull();
+    expect(parseServerMessage('[]')).toBeNull();
+    expect(parseServerMessage('{"type":"delta","seq":"8"}')).toBeNull();
+    expect(parseServerMessage('{"type":"hello","protocol":1,"heartbeatMs":0}')).toBeNull();
+    expect(parseServerMessage('{"type":"surprise","seq":1}')).toBeNull();
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type { PracticeView, ServiceView } from '../../server/live/protocol';
+import { causeInWords, clockTime, sortPractices } from '../../web/lib/view';
+
+function practice(ods: string, name: string, status: PracticeView['status']): PracticeView {
+  return { ods, name, pcn: 'PCN', icb: null, system: 'emis-web', status, cause: null, mode: 'normal', since: '2026-05-01T08:00:00Z' };
+}
+
+const services: Record<string, ServiceView> = {
+  'emis-web': { id: 'emis-web', name: 'EMIS Web', kind: 'clinical-system', status: 'down', cause: null, since: '2026-05-01T08:00:00Z', practicesAffected: 3 },
+  spine: { id: 'spine', name: 'Spine (PDS)', kind: 'national', status: 'up', cause: null, since: '2026-05-01T08:00:00Z', practicesAffected: 0 },
+};
+
+describe('practice order', () => {
+  it('puts the worst first (down, unknown, degraded, maintenance, up), then by name', () => {
+    const sorted = sortPractices([
+      practice('A1', 'Zeta', 'up'),
+      practice('A2', 'Alpha', 'maintenance'),
+      practice('A3', 'Beta', 'down'),
+      practice('A4', 'Alpha', 'down'),
+      practice('A5', 'Gamma', 'degraded'),
+      practice('A6', 'Delta', 'unknown'),
+      practice('A7', 'Alpha', 'up'),
+    ]);
+    expect(sorted.map((p) => p.ods)).toEqual(['A4', 'A3', 'A6', 'A5', 'A2', 'A7', 'A1']);
+  });
+});
+
+describe('cause in words', () => {
+  it('names the upstream service and its reported status', () => {
+    expect(causeInWords('upstream: emis-web', services)).toBe('EMIS Web is down');
+  });
+  it('does not claim a service is down when the server says it is up', () => {
+    expect(causeInWords('upstream: spine', services)).toBe('Caused by Spine (PDS)');
+  });
+  it('keeps unknown services and check causes as the server wrote them', () => {
+    expect(causeInWords('upstream: vision', services)).toBe('Depends on vision');
+    expect(causeInWords('check A81001-gateway: status 503, expected 200', services)).toBe(
+      'check A81001-gateway: status 503, expected 200',
+    );
+    expect(causeInWords(null, services)).toBeNull();
+  });
+});
+
+describe('clock time', () => {
+  it('is HH:MM:SS, 24-hour', () => {
+    expect(clockTime(new Date(2026, 4, 1, 14, 3, 9).getTime())).toBe('14:03:09');
+    expect(clockTime(null)).toBe('—');
+  });
+});

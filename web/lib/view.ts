@@ -1,0 +1,71 @@
+// How statuses the server sent are put into words, shapes and order on screen. Presentation
+// only: it never decides a status, it labels the one it is given.
+import type { PracticeView, ServiceView } from '../../server/live/protocol';
+import type { StatusLevel } from '../../server/status/types';
+
+/** Worst first, as in the status engine; a Record so a new level cannot be forgotten here. */
+const RANK: Record<StatusLevel, number> = { down: 0, unknown: 1, degraded: 2, maintenance: 3, up: 4 };
+
+export const STATUS_ORDER = (Object.keys(RANK) as StatusLevel[]).sort((a, b) => RANK[a] - RANK[b]);
+
+export const STATUS_LABEL: Record<StatusLevel, string> = {
+  down: 'Down',
+  unknown: 'Unknown',
+  degraded: 'Degraded',
+  maintenance: 'Maintenance',
+  up: 'Up',
+};
+
+/** A shape for each level, so status never rests on colour alone. */
+export const STATUS_ICON: Record<StatusLevel, string> = {
+  down: '✕',
+  unknown: '?',
+  degraded: '!',
+  maintenance: '⚙',
+  up: '✓',
+};
+
+export function worstFirst(a: PracticeView, b: PracticeView): number {
+  return RANK[a.status] - RANK[b.status] || a.name.localeCompare(b.name, 'en-GB') || a.ods.localeCompare(b.ods);
+}
+
+export function sortPractices(practices: Iterable<PracticeView>): PracticeView[] {
+  return [...practices].sort(worstFirst);
+}
+
+/** A service's display name from its id, falling back to the id itself. */
+export function serviceName(id: string, services: Readonly<Record<string, ServiceView>>): string {
+  return services[id]?.name ?? id;
+}
+
+const SERVICE_IS: Record<StatusLevel, string> = {
+  down: 'is down',
+  unknown: 'status is unknown',
+  degraded: 'is degraded',
+  maintenance: 'is in maintenance',
+  up: 'is up',
+};
+
+/**
+ * The cause in plain words where we can say it safely: `upstream: emis-web` becomes
+ * "EMIS Web is down" (the service's status as the server reports it). Anything else is
+ * shown as the server wrote it. The raw text stays available to the caller.
+ */
+export function causeInWords(cause: string | null, services: Readonly<Record<string, ServiceView>>): string | null {
+  if (cause === null) return null;
+  const upstream = /^upstream: (.+)$/.exec(cause);
+  if (!upstream?.[1]) return cause;
+  const service = services[upstream[1]];
+  if (!service) return `Depends on ${upstream[1]}`;
+  if (service.status === 'up') return `Caused by ${service.name}`;
+  return `${service.name} ${SERVICE_IS[service.status]}`;
+}
+
+const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+
+/** HH:MM:SS in the display's local time; an em dash when there is no time yet. */
+export function clockTime(at: string | number | null): string {
+  if (at === null) return '—';
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? '—' : clock.format(date);
+}
