@@ -17,9 +17,13 @@ export const ERROR_CLASSES = [
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
 
-/** What one run of a check found. `detail` says what was expected and what came back. */
+/**
+ * What one run of a check found. `detail` says what was expected and what came back.
+ * A run that worked but not well enough (too slow, certificate close to expiry) is
+ * `ok: true` with `degraded` saying why.
+ */
 export type ProbeOutcome =
-  | { ok: true; latencyMs: number; detail?: string }
+  | { ok: true; latencyMs: number; detail?: string; degraded?: string }
   | { ok: false; latencyMs: number; error: ErrorClass; detail: string };
 
 export interface ProbeContext {

@@ -1,7 +1,13 @@
 // Status vocabulary shared by the engine, the API, the live feed and the dashboard.
 
-/** Worst first: the order used to roll statuses up and to sort. */
-export const STATUS_LEVELS = ['down', 'unknown', 'degraded', 'maintenance', 'up'] as const;
+/**
+ * Worst first: the order used to roll statuses up and to sort.
+ * - `suspected`: failing, but not yet confirmed (too few consecutive failures, or too few
+ *   probe locations agree): visible, not an outage.
+ * - `recovering`: was down, passing again, not yet confirmed up.
+ * - `unknown`: no fresh data. Never shown as up.
+ */
+export const STATUS_LEVELS = ['down', 'unknown', 'suspected', 'degraded', 'recovering', 'maintenance', 'up'] as const;
 export type StatusLevel = (typeof STATUS_LEVELS)[number];
 
 export type Mode = 'normal' | 'backup';

@@ -31,7 +31,7 @@ const emis: ServiceView = {
 };
 
 function counts(partial: Partial<Counts>): Counts {
-  return { up: 0, degraded: 0, down: 0, unknown: 0, maintenance: 0, backup: 0, total: 0, ...partial };
+  return { up: 0, degraded: 0, down: 0, unknown: 0, suspected: 0, recovering: 0, maintenance: 0, backup: 0, total: 0, ...partial };
 }
 
 const at = (ms: number) => new Date(ms).toISOString();

@@ -4,14 +4,16 @@ import type { PracticeView, ServiceView } from '../../server/live/protocol';
 import type { StatusLevel } from '../../server/status/types';
 
 /** Worst first, as in the status engine; a Record so a new level cannot be forgotten here. */
-const RANK: Record<StatusLevel, number> = { down: 0, unknown: 1, degraded: 2, maintenance: 3, up: 4 };
+const RANK: Record<StatusLevel, number> = { down: 0, unknown: 1, suspected: 2, degraded: 3, recovering: 4, maintenance: 5, up: 6 };
 
 export const STATUS_ORDER = (Object.keys(RANK) as StatusLevel[]).sort((a, b) => RANK[a] - RANK[b]);
 
 export const STATUS_LABEL: Record<StatusLevel, string> = {
   down: 'Down',
   unknown: 'Unknown',
+  suspected: 'Suspected',
   degraded: 'Degraded',
+  recovering: 'Recovering',
   maintenance: 'Maintenance',
   up: 'Up',
 };
@@ -20,7 +22,9 @@ export const STATUS_LABEL: Record<StatusLevel, string> = {
 export const STATUS_ICON: Record<StatusLevel, string> = {
   down: '✕',
   unknown: '?',
+  suspected: '⚠',
   degraded: '!',
+  recovering: '↑',
   maintenance: '⚙',
   up: '✓',
 };
@@ -41,7 +45,9 @@ export function serviceName(id: string, services: Readonly<Record<string, Servic
 const SERVICE_IS: Record<StatusLevel, string> = {
   down: 'is down',
   unknown: 'status is unknown',
+  suspected: 'may be down (not yet confirmed)',
   degraded: 'is degraded',
+  recovering: 'is recovering',
   maintenance: 'is in maintenance',
   up: 'is up',
 };
