@@ -178,6 +178,13 @@ export function createPulse(deps: PulseDeps) {
     });
   });
   app.get('/api/workers', (c) => c.json({ workers: gateway.workers() }));
+  app.get('/api/locations', (c) => c.json({ locations: engine.locations(clock.now()) }));
+  app.get('/api/checks', (c) => {
+    const now = clock.now();
+    return c.json({
+      checks: [...estate.checks.values()].map((check) => ({ ...checkView(check.id, now), subject: check.subject })),
+    });
+  });
   app.all('/api/*', (c) => c.json(notFound(`no such API route: ${c.req.method} ${c.req.path}`), 404));
 
   function checkView(id: string, now: number) {
@@ -190,6 +197,7 @@ export function createPulse(deps: PulseDeps) {
       status: s.status as StatusLevel,
       detail: s.detail,
       lastResultAt: s.lastAt === null ? null : new Date(s.lastAt).toISOString(),
+      locations: s.locations,
     };
   }
 
@@ -232,7 +240,20 @@ export function createPulse(deps: PulseDeps) {
     wss.close();
   }
 
-  return { app, engine, hub, gateway, metrics, tick, heartbeat: () => hub.heartbeat(), handleUpgrade, close };
+  return {
+    app,
+    engine,
+    hub,
+    gateway,
+    metrics,
+    tick,
+    heartbeat: () => {
+      hub.heartbeat();
+      gateway.sweep();
+    },
+    handleUpgrade,
+    close,
+  };
 }
 
 export type Pulse = ReturnType<typeof createPulse>;

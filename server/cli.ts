@@ -1,6 +1,7 @@
 // `npm start`: reads the command line and environment, loads the estate (or, with none
 // given, runs the simulated demo estate), starts Pulse and stops it cleanly on a signal.
 // A bad configuration ends here with one line naming file, line and field: no stack trace.
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ConfigError, loadEstateFile } from './config/estate';
@@ -28,7 +29,8 @@ function readOptions() {
   const portText = values.port ?? process.env.PORT ?? '8080';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`PORT: "${portText}" is not a port number (0-65535)`);
-  const workersText = process.env.PULSE_WORKERS ?? '1';
+  // One local probe worker per core by default.
+  const workersText = process.env.PULSE_WORKERS ?? String(availableParallelism());
   const localWorkers = Number(workersText);
   if (!Number.isInteger(localWorkers) || localWorkers < 0 || localWorkers > 64) {
     fail(`PULSE_WORKERS: "${workersText}" is not a number of workers (0-64)`);

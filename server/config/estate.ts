@@ -45,7 +45,7 @@ export interface Estate {
   services: Map<string, Service>;
   practices: Map<string, Practice>;
   checks: Map<string, Check>;
-  status: { failuresToDown: number; successesToUp: number };
+  status: { failuresToDown: number; successesToUp: number; quorum: number };
 }
 
 export class ConfigError extends Error {

@@ -89,9 +89,11 @@ export const estateFileSchema = z
       .object({
         failuresToDown: z.number().int().min(1).max(20).default(2),
         successesToUp: z.number().int().min(1).max(20).default(1),
+        /** Probe locations that must see a check down before it is down (fewer: suspected). */
+        quorum: z.number().int().min(1).max(20).default(1),
       })
       .strict()
-      .default({ failuresToDown: 2, successesToUp: 1 }),
+      .default({ failuresToDown: 2, successesToUp: 1, quorum: 1 }),
     services: z.array(serviceSchema).min(1, 'expected at least one service'),
     practices: z.array(practiceSchema).default([]),
   })

@@ -7,10 +7,12 @@ import {
   INITIAL_CHECK_STATE,
   applyResult,
   checkStatusAt,
+  mergeLocations,
   rollUp,
   upstreamServices,
   type CheckState,
   type Rolled,
+  type Seen,
 } from './rollup';
 import { causeText, type Cause, type StatusLevel } from './types';
 
@@ -32,8 +34,17 @@ export interface StatusChange {
   at: number;
 }
 
+export interface LocationHealth {
+  location: string;
+  checks: number;
+  failing: number;
+  failingAlone: number;
+  isolated: boolean;
+}
+
 export class StatusEngine {
-  private readonly checkStates = new Map<string, CheckState>();
+  /** Per check, its state as seen from each probe location that has reported it. */
+  private readonly checkStates = new Map<string, Map<string, CheckState>>();
   /** Each check's status as last rolled up, so staleness changes are noticed on tick. */
   private readonly checkSeen = new Map<string, StatusLevel>();
   private readonly statuses = new Map<SubjectKey, SubjectStatus>();
@@ -60,7 +71,7 @@ export class StatusEngine {
       for (const d of p.dependsOn) addDependant(d.service, `practice:${p.ods}`);
       this.statuses.set(`practice:${p.ods}`, { status: 'unknown', cause: null, since: startedAt });
     }
-    for (const id of estate.checks.keys()) this.checkStates.set(id, INITIAL_CHECK_STATE);
+    for (const id of estate.checks.keys()) this.checkStates.set(id, new Map());
     // Everything is computed on the first recompute.
     for (const key of this.statuses.keys()) this.dirty.add(key);
   }
@@ -71,12 +82,13 @@ export class StatusEngine {
     let unknown = 0;
     for (const result of results) {
       const check = this.estate.checks.get(result.checkId);
-      const state = this.checkStates.get(result.checkId);
-      if (!check || !state) {
+      const byLocation = this.checkStates.get(result.checkId);
+      if (!check || !byLocation) {
         unknown++;
         continue;
       }
-      this.checkStates.set(result.checkId, applyResult(state, result, this.estate.status));
+      const state = byLocation.get(result.location) ?? INITIAL_CHECK_STATE;
+      byLocation.set(result.location, applyResult(state, result, this.estate.status));
       this.dirty.add(`${check.subject.type}:${check.subject.id}`);
       accepted++;
     }
@@ -104,12 +116,58 @@ export class StatusEngine {
     return this.statuses.get(key);
   }
 
-  /** The detail of one check as of `now` (status, detail, time of last result). */
-  checkStatus(id: string, now: number): { status: StatusLevel; detail: string; lastAt: number | null } | undefined {
+  /** One check as of `now`: merged status and detail, time of the latest result, and each location's view. */
+  checkStatus(
+    id: string,
+    now: number,
+  ): { status: StatusLevel; detail: string; lastAt: number | null; locations: { location: string; status: StatusLevel; detail: string }[] } | undefined {
     const check = this.estate.checks.get(id);
-    const state = this.checkStates.get(id);
-    if (!check || !state) return undefined;
-    return { ...checkStatusAt(state, now, check.intervalMs, check.timeoutMs), lastAt: state.lastAt };
+    const byLocation = this.checkStates.get(id);
+    if (!check || !byLocation) return undefined;
+    let lastAt: number | null = null;
+    for (const state of byLocation.values()) if (state.lastAt !== null) lastAt = Math.max(lastAt ?? 0, state.lastAt);
+    return { ...this.seen(id, now), lastAt, locations: this.seenByLocation(id, now) };
+  }
+
+  /**
+   * Each probe location's view of its checks: how many it reports, how many it sees failing,
+   * and how many only it sees failing while another location sees them up. A location that
+   * alone sees most of its checks failing has lost its own network: it is `isolated`, and
+   * the problem is the location, not the estate.
+   */
+  locations(now: number): LocationHealth[] {
+    const out = new Map<string, Omit<LocationHealth, 'isolated'>>();
+    for (const id of this.estate.checks.keys()) {
+      const views = this.seenByLocation(id, now).filter((v) => v.status !== 'unknown');
+      const othersUp = (location: string) => views.some((v) => v.location !== location && v.status === 'up');
+      for (const v of views) {
+        const row = out.get(v.location) ?? { location: v.location, checks: 0, failing: 0, failingAlone: 0 };
+        row.checks++;
+        if (v.status === 'down' || v.status === 'suspected') {
+          row.failing++;
+          if (othersUp(v.location)) row.failingAlone++;
+        }
+        out.set(v.location, row);
+      }
+    }
+    return [...out.values()]
+      .map((row) => ({ ...row, isolated: row.checks >= 3 && row.failingAlone / row.checks >= 0.5 }))
+      .sort((a, b) => a.location.localeCompare(b.location));
+  }
+
+  private seenByLocation(id: string, now: number): { location: string; status: StatusLevel; detail: string }[] {
+    const check = this.estate.checks.get(id)!;
+    return [...this.checkStates.get(id)!].map(([location, state]) => ({
+      location,
+      ...checkStatusAt(state, now, check.intervalMs, check.timeoutMs),
+    }));
+  }
+
+  /** The check's merged status across locations (quorum), as of `now`. */
+  private seen(id: string, now: number): Seen {
+    const views = this.seenByLocation(id, now);
+    if (views.length === 0) return { status: 'unknown', detail: 'no result yet' };
+    return mergeLocations(views, this.estate.status.quorum);
   }
 
   /** Practices whose status comes from each service (anywhere along their cause chain). */
@@ -125,8 +183,9 @@ export class StatusEngine {
 
   private markStale(now: number): void {
     for (const [id, check] of this.estate.checks) {
-      const { status } = checkStatusAt(this.checkStates.get(id)!, now, check.intervalMs, check.timeoutMs);
-      if (this.checkSeen.get(id) !== status) this.dirty.add(`${check.subject.type}:${check.subject.id}`);
+      const key: SubjectKey = `${check.subject.type}:${check.subject.id}`;
+      if (this.dirty.has(key)) continue;
+      if (this.checkSeen.get(id) !== this.seen(id, now).status) this.dirty.add(key);
     }
   }
 
@@ -149,8 +208,7 @@ export class StatusEngine {
     const [type, id] = splitKey(key);
     const subject = type === 'service' ? this.estate.services.get(id)! : this.estate.practices.get(id)!;
     const own = subject.checks.map((checkId) => {
-      const check = this.estate.checks.get(checkId)!;
-      const { status, detail } = checkStatusAt(this.checkStates.get(checkId)!, now, check.intervalMs, check.timeoutMs);
+      const { status, detail } = this.seen(checkId, now);
       this.checkSeen.set(checkId, status);
       return { id: checkId, status, detail };
     });

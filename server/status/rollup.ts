@@ -16,14 +16,17 @@ export interface ConfirmRules {
   successesToUp: number;
 }
 
-/** What the engine remembers of one check between results. */
+/** What the engine remembers of one check as seen from one probe location. */
 export interface CheckState {
-  /** Confirmed status from results alone (staleness is applied on top, at read time). */
+  /** Confirmed by consecutive results; what is shown also depends on the latest result. */
   confirmed: 'up' | 'down' | 'unknown';
   failures: number;
   successes: number;
   /** Start time of the latest result, epoch ms; null before the first. */
   lastAt: number | null;
+  lastOk: boolean;
+  /** Why the latest (passing) result was degraded, if it was. */
+  degraded: string | null;
   detail: string;
 }
 
@@ -32,25 +35,31 @@ export const INITIAL_CHECK_STATE: CheckState = {
   failures: 0,
   successes: 0,
   lastAt: null,
+  lastOk: false,
+  degraded: null,
   detail: 'no result yet',
 };
 
 /**
  * Folds one result into a check's state. A check is confirmed down only after
- * `failuresToDown` consecutive failures, and up after `successesToUp` consecutive
- * successes; in between it keeps its previous confirmed status, so one blip is nothing.
- * Results older than the latest one seen are ignored (workers may deliver out of order).
+ * `failuresToDown` consecutive failures, and back up after `successesToUp` consecutive
+ * successes; in between it is shown `suspected` or `recovering`, so one blip is never an
+ * outage. A first success after no data confirms up at once: there is no outage to recover
+ * from. Results older than the latest seen are ignored (workers may deliver out of order).
  */
 export function applyResult(state: CheckState, result: CheckResult, rules: ConfirmRules): CheckState {
   if (state.lastAt !== null && result.at < state.lastAt) return state;
   if (result.ok) {
     const successes = state.successes + 1;
+    const confirmed = state.confirmed === 'down' && successes < rules.successesToUp ? 'down' : 'up';
     return {
-      confirmed: successes >= rules.successesToUp ? 'up' : state.confirmed,
+      confirmed,
       failures: 0,
       successes,
       lastAt: result.at,
-      detail: result.detail ?? `ok in ${Math.round(result.latencyMs)} ms`,
+      lastOk: true,
+      degraded: result.degraded ?? null,
+      detail: result.degraded ?? result.detail ?? `ok in ${Math.round(result.latencyMs)} ms`,
     };
   }
   const failures = state.failures + 1;
@@ -59,6 +68,8 @@ export function applyResult(state: CheckState, result: CheckResult, rules: Confi
     failures,
     successes: 0,
     lastAt: result.at,
+    lastOk: false,
+    degraded: null,
     detail: result.detail,
   };
 }
@@ -68,19 +79,52 @@ export function staleAfterMs(intervalMs: number, timeoutMs: number): number {
   return 2 * intervalMs + timeoutMs;
 }
 
-/** The check's status as of `now`: its confirmed status, or `unknown` when its data is stale. */
-export function checkStatusAt(
-  state: CheckState,
-  now: number,
-  intervalMs: number,
-  timeoutMs: number,
-): { status: StatusLevel; detail: string } {
+export interface Seen {
+  status: StatusLevel;
+  detail: string;
+}
+
+/** The check's status from one location as of `now`; `unknown` when its data is stale. */
+export function checkStatusAt(state: CheckState, now: number, intervalMs: number, timeoutMs: number): Seen {
   if (state.lastAt === null) return { status: 'unknown', detail: state.detail };
   const age = now - state.lastAt;
   if (age > staleAfterMs(intervalMs, timeoutMs)) {
     return { status: 'unknown', detail: `no result for ${Math.round(age / 1000)} s` };
   }
-  return { status: state.confirmed, detail: state.detail };
+  if (state.confirmed === 'down') return { status: state.lastOk ? 'recovering' : 'down', detail: state.detail };
+  if (!state.lastOk) return { status: 'suspected', detail: state.detail };
+  return { status: state.degraded ? 'degraded' : 'up', detail: state.detail };
+}
+
+export interface LocationSeen extends Seen {
+  location: string;
+}
+
+/**
+ * One check's status from every probe location that reported it. Down only when `quorum`
+ * fresh locations (or all of them, if fewer are fresh) see it down; failing from fewer
+ * is `suspected`, so one location's blip or lost network is never an outage.
+ */
+export function mergeLocations(seen: LocationSeen[], quorum: number): Seen {
+  if (seen.length === 1) return seen[0]!;
+  const fresh = seen.filter((s) => s.status !== 'unknown');
+  if (fresh.length === 0) return seen[0] ?? { status: 'unknown', detail: 'no result yet' };
+  const need = Math.min(quorum, fresh.length);
+  const of = (list: LocationSeen[]) =>
+    `${list.length} of ${fresh.length} locations: ${list.map((s) => s.location).join(', ')}`;
+  const down = fresh.filter((s) => s.status === 'down');
+  if (down.length >= need) {
+    return { status: 'down', detail: fresh.length > 1 ? `${down[0]!.detail} (down from ${of(down)})` : down[0]!.detail };
+  }
+  const failing = fresh.filter((s) => s.status === 'down' || s.status === 'suspected');
+  if (failing.length > 0) {
+    return { status: 'suspected', detail: `${failing[0]!.detail} (failing from ${of(failing)}; quorum ${need})` };
+  }
+  for (const level of ['recovering', 'degraded'] as const) {
+    const hit = fresh.find((s) => s.status === level);
+    if (hit) return { status: level, detail: hit.detail };
+  }
+  return fresh[0]!;
 }
 
 export interface OwnCheck {

@@ -46,6 +46,7 @@ export interface WorkerInfo {
 interface Connection {
   ws: WebSocket;
   info: WorkerInfo | null;
+  awaitingPong: boolean;
 }
 
 export interface WorkerGatewayOptions {
@@ -76,8 +77,9 @@ export class WorkerGateway {
   }
 
   attach(ws: WebSocket): void {
-    const connection: Connection = { ws, info: null };
+    const connection: Connection = { ws, info: null, awaitingPong: false };
     this.connections.add(connection);
+    ws.on('pong', () => (connection.awaitingPong = false));
     ws.on('close', () => {
       this.connections.delete(connection);
       if (connection.info) this.rebalance();
@@ -86,16 +88,44 @@ export class WorkerGateway {
     ws.on('message', (data) => this.receive(connection, String(data)));
   }
 
-  /** Re-sends assignments (after a configuration reload, or when workers come and go). */
+  /**
+   * Re-sends assignments (after a configuration reload, or when workers come and go).
+   * Every location runs every check (so locations can vote); within a location the
+   * checks are split between its workers by a stable hash of the check id.
+   */
   rebalance(): void {
-    const ready = [...this.connections].filter((c) => c.info).sort((a, b) => a.info!.id - b.info!.id);
-    if (ready.length === 0) return;
-    const shares: CheckAssignment[][] = ready.map(() => []);
-    for (const check of this.opts.checks()) shares[bucket(check.id, ready.length)]!.push(check);
-    ready.forEach((c, i) => {
-      c.info!.checks = shares[i]!.length;
-      send(c.ws, { type: 'assign', checks: shares[i]! });
-    });
+    const byLocation = new Map<string, Connection[]>();
+    for (const c of this.connections) {
+      if (!c.info) continue;
+      const list = byLocation.get(c.info.location) ?? [];
+      list.push(c);
+      byLocation.set(c.info.location, list);
+    }
+    const checks = this.opts.checks();
+    for (const workers of byLocation.values()) {
+      workers.sort((a, b) => a.info!.id - b.info!.id);
+      const shares: CheckAssignment[][] = workers.map(() => []);
+      for (const check of checks) shares[bucket(check.id, workers.length)]!.push(check);
+      workers.forEach((c, i) => {
+        c.info!.checks = shares[i]!.length;
+        send(c.ws, { type: 'assign', checks: shares[i]! });
+      });
+    }
+  }
+
+  /**
+   * Drops workers that did not answer the previous ping (a silently dead connection), so
+   * their checks move to the others; call every few seconds.
+   */
+  sweep(): void {
+    for (const c of this.connections) {
+      if (c.awaitingPong) {
+        c.ws.terminate();
+        continue;
+      }
+      c.awaitingPong = true;
+      c.ws.ping();
+    }
   }
 
   closeAll(code: number, reason: string): void {

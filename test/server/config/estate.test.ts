@@ -65,7 +65,7 @@ describe('estate loader', () => {
     expect(estate.checks.get('emis-web-api')).toMatchObject({ intervalMs: 5_000, timeoutMs: 2_000, kind: 'http' });
     expect(estate.checks.get('hscn-tcp')).toMatchObject({ intervalMs: 10_000, subject: { type: 'service', id: 'hscn' } });
     expect(estate.checks.get('A81001-gateway')!.subject).toEqual({ type: 'practice', id: 'A81001' });
-    expect(estate.status).toEqual({ failuresToDown: 2, successesToUp: 1 });
+    expect(estate.status).toEqual({ failuresToDown: 2, successesToUp: 1, quorum: 1 });
   });
 
   // Each broken file must yield one line naming the file, the line and the field.

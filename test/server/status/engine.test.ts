@@ -59,7 +59,12 @@ describe('status engine', () => {
   it('takes every EMIS practice down with cause upstream: emis-web, and leaves the others up', () => {
     const engine = healthyEngine();
     engine.ingest([bad('emis-api', 2_000)]);
-    expect(engine.recompute(2_000)).toEqual([]); // one failure is not an outage
+    // One failure is not an outage: suspected, visible but not down.
+    expect(engine.recompute(2_000).map((c) => `${c.subject}:${c.to}`)).toEqual([
+      'service:emis-web:suspected',
+      'practice:A00001:suspected',
+      'practice:A00002:suspected',
+    ]);
     engine.ingest([bad('emis-api', 3_000), ...['hscn-tcp', 's1-api', 'gw1', 'gw2', 'gw3'].map((id) => ok(id, 3_000))]);
     const changes = engine.recompute(3_000);
     expect(changes.map((c) => `${c.subject}:${c.to}`)).toEqual([
@@ -103,5 +108,44 @@ describe('status engine', () => {
   it('counts results for checks it does not know, and ignores them', () => {
     const engine = healthyEngine();
     expect(engine.ingest([ok('nope', 2_000), ok('gw1', 2_000)])).toEqual({ accepted: 1, unknown: 1 });
+  });
+});
+
+describe('status engine with several probe locations', () => {
+  const quorumEstate = () => parseEstate(ESTATE.replace('defaults: { interval: 10s, timeout: 2s }', 'defaults: { interval: 10s, timeout: 2s }\nstatus: { quorum: 2 }'), 'e.yaml');
+  const from = (location: string, r: CheckResult): CheckResult => ({ ...r, location });
+
+  it('shows suspected, not down, when one of three locations is cut off, and flags that location', () => {
+    const engine = new StatusEngine(quorumEstate(), 0);
+    for (const loc of ['leeds', 'york', 'hull']) engine.ingest(ALL.map((id) => from(loc, ok(id, 1_000))));
+    engine.recompute(1_000);
+    expect(engine.status('practice:A00001')!.status).toBe('up');
+
+    // Hull loses its own network: every check fails from there, twice in a row.
+    for (const at of [2_000, 3_000]) {
+      engine.ingest(ALL.map((id) => from('hull', bad(id, at))));
+      engine.ingest(ALL.flatMap((id) => ['leeds', 'york'].map((loc) => from(loc, ok(id, at)))));
+    }
+    engine.recompute(3_000);
+    expect(engine.status('practice:A00001')!.status).toBe('suspected');
+    expect(engine.status('service:emis-web')!.status).toBe('suspected');
+    expect(engine.checkStatus('gw1', 3_000)!.detail).toBe('connection refused (failing from 1 of 3 locations: hull; quorum 2)');
+    const hull = engine.locations(3_000).find((l) => l.location === 'hull')!;
+    expect(hull).toEqual({ location: 'hull', checks: ALL.length, failing: ALL.length, failingAlone: ALL.length, isolated: true });
+    expect(engine.locations(3_000).filter((l) => l.isolated).map((l) => l.location)).toEqual(['hull']);
+    expect(engine.locations(3_000).find((l) => l.location === 'leeds')!.failing).toBe(0);
+  });
+
+  it('goes down when the quorum of locations agree', () => {
+    const engine = new StatusEngine(quorumEstate(), 0);
+    for (const loc of ['leeds', 'york', 'hull']) engine.ingest(ALL.map((id) => from(loc, ok(id, 1_000))));
+    engine.recompute(1_000);
+    for (const at of [2_000, 3_000]) {
+      engine.ingest(['leeds', 'york'].map((loc) => from(loc, bad('emis-api', at))));
+      engine.ingest([from('hull', ok('emis-api', at))]);
+    }
+    engine.recompute(3_000);
+    expect(engine.status('service:emis-web')!.status).toBe('down');
+    expect(causeText(engine.status('practice:A00002')!.cause)).toBe('upstream: emis-web');
   });
 });

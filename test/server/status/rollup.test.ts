@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../../probes/types';
+import fc from 'fast-check';
 import {
   INITIAL_CHECK_STATE,
   applyResult,
   checkStatusAt,
+  mergeLocations,
   rollUp,
   upstreamServices,
   type CheckState,
@@ -48,6 +50,23 @@ describe('check confirmation', () => {
     expect(s.confirmed).toBe('down');
     expect(applyResult(s, ok(5), strict).confirmed).toBe('up');
   });
+  it('shows a single failure after up as suspected, and a success after down as recovering', () => {
+    const at = (s: CheckState) => checkStatusAt(s, 10, 5_000, 1_000).status;
+    expect(at(fold([ok(1), fail(2)]))).toBe('suspected');
+    expect(at(fold([fail(1)]))).toBe('suspected');
+    const strict = { failuresToDown: 2, successesToUp: 2 };
+    const s = [fail(1), fail(2), ok(3)].reduce((st, r) => applyResult(st, r, strict), INITIAL_CHECK_STATE);
+    expect(at(s)).toBe('recovering');
+    expect(at(applyResult(s, ok(4), strict))).toBe('up');
+    expect(at(applyResult(s, fail(4), strict))).toBe('down');
+  });
+
+  it('shows a passing but degraded result as degraded, with the reason', () => {
+    const slow: CheckResult = { ok: true, checkId: 'c', at: 1, location: 'l', latencyMs: 2300, degraded: 'latency 2300 ms above 2 s' };
+    const seen = checkStatusAt(fold([slow]), 10, 5_000, 1_000);
+    expect(seen).toEqual({ status: 'degraded', detail: 'latency 2300 ms above 2 s' });
+  });
+
   it('ignores results older than the latest one seen', () => {
     const s = fold([fail(10), fail(11)]);
     expect(applyResult(s, ok(5), rules)).toBe(s);
@@ -134,5 +153,93 @@ describe('roll-up', () => {
     ];
     expect(rollUp([], deps).status).toBe('unknown');
     expect(rollUp([{ id: 'g', status: 'down', detail: '' }], deps).status).toBe('down');
+  });
+});
+
+describe('probe location quorum', () => {
+  const seen = (location: string, status: 'up' | 'down' | 'suspected' | 'unknown' | 'degraded' | 'recovering', detail: string = status) => ({
+    location,
+    status,
+    detail,
+  });
+
+  it('is down only when the quorum of fresh locations see it down', () => {
+    expect(mergeLocations([seen('a', 'down', 'refused'), seen('b', 'down', 'refused'), seen('c', 'up')], 2)).toEqual({
+      status: 'down',
+      detail: 'refused (down from 2 of 3 locations: a, b)',
+    });
+  });
+
+  it('is suspected, naming the location, when fewer than the quorum see it down', () => {
+    expect(mergeLocations([seen('a', 'up'), seen('b', 'down', 'timeout'), seen('c', 'up')], 2)).toEqual({
+      status: 'suspected',
+      detail: 'timeout (failing from 1 of 3 locations: b; quorum 2)',
+    });
+  });
+
+  it('lowers the quorum to the locations that still report (a silent location does not vote)', () => {
+    expect(mergeLocations([seen('a', 'down'), seen('b', 'unknown'), seen('c', 'unknown')], 2).status).toBe('down');
+    expect(mergeLocations([seen('a', 'unknown'), seen('b', 'unknown')], 2).status).toBe('unknown');
+  });
+
+  it('never reports down from fewer locations than the quorum while more are fresh (property)', () => {
+    const level = fc.constantFrom('up', 'down', 'suspected', 'unknown', 'degraded', 'recovering') as fc.Arbitrary<
+      'up' | 'down' | 'suspected' | 'unknown' | 'degraded' | 'recovering'
+    >;
+    fc.assert(
+      fc.property(fc.array(level, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 6 }), (levels, quorum) => {
+        const views = levels.map((l, i) => seen(`l${i}`, l));
+        const merged = mergeLocations(views, quorum);
+        const fresh = levels.filter((l) => l !== 'unknown').length;
+        const down = levels.filter((l) => l === 'down').length;
+        if (merged.status === 'down') expect(down).toBeGreaterThanOrEqual(Math.min(quorum, fresh));
+        if (fresh === 0) expect(merged.status).toBe('unknown');
+        if (down > 0 && merged.status !== 'down') expect(merged.status).toBe('suspected');
+      }),
+    );
+  });
+});
+
+describe('roll-up properties', () => {
+  const level = fc.constantFrom(...STATUS_LEVELS);
+  const dep = fc.record({
+    service: fc.constantFrom('emis-web', 'eps', 'hscn'),
+    impact: fc.constantFrom('critical' as const, 'degrading' as const),
+    status: level,
+    cause: fc.constant(null),
+  });
+  const own = fc.array(fc.record({ id: fc.constantFrom('g', 'h'), status: level, detail: fc.constant('') }), { maxLength: 4 });
+
+  it('is up only when every own check is up and every critical dependency is up', () => {
+    fc.assert(
+      fc.property(own, fc.array(dep, { maxLength: 4 }), (checks, deps) => {
+        const rolled = rollUp(checks, deps);
+        const allUp = checks.every((c) => c.status === 'up') && deps.every((d) => d.impact === 'degrading' || d.status === 'up');
+        if (rolled.status === 'up') expect(allUp).toBe(true);
+        if (rolled.status === 'up') expect(rolled.cause).toBeNull();
+        else expect(rolled.cause).not.toBeNull();
+      }),
+    );
+  });
+
+  it('is down whenever a critical dependency is down, with that dependency as the cause', () => {
+    fc.assert(
+      fc.property(own, fc.array(dep, { maxLength: 4 }), (checks, deps) => {
+        const criticalDown = deps.find((d) => d.impact === 'critical' && d.status === 'down');
+        const rolled = rollUp(checks, deps);
+        if (criticalDown) {
+          expect(rolled.status).toBe('down');
+          expect(rolled.cause?.kind).toBe('upstream');
+        }
+      }),
+    );
+  });
+
+  it('is never up on stale data: an unknown own check never rolls up to up', () => {
+    fc.assert(
+      fc.property(own, fc.array(dep, { maxLength: 4 }), (checks, deps) => {
+        if (checks.some((c) => c.status === 'unknown')) expect(rollUp(checks, deps).status).not.toBe('up');
+      }),
+    );
   });
 });

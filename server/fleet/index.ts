@@ -1,0 +1,26 @@
+// Workstation fleets: heartbeats from endpoint agents on each practice PC, and the share
+// of silent agents as one check per practice (`A81001-fleet`). The entry point the server
+// wires: the config block, the request body, the tracker and the engine result.
+// Owns no route, timer or clock: the server calls beat() from POST /api/heartbeats/:ods
+// and evaluateAll() on its own tick.
+export {
+  MAX_AGENTS_PER_PRACTICE,
+  fleetSchema,
+  parseFleetDuration,
+  type FleetConfig,
+  type FleetEntry,
+  type FleetRules,
+  type SecretRef,
+} from './config';
+export { heartbeatSchema, parseHeartbeat, type Heartbeat, type HeartbeatParse } from './heartbeat';
+export { fleetStatus, type FleetLevel, type FleetStatus } from './status';
+export {
+  FleetConfigError,
+  FleetTracker,
+  MIN_TOKEN_LENGTH,
+  secretReader,
+  type BeatResult,
+  type FleetTrackerOptions,
+  type ReadSecret,
+} from './tracker';
+export { FLEET_CHECK_KIND, FLEET_LOCATION, fleetCheckId, fleetResult } from './toResult';
