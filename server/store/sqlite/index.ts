@@ -1,0 +1,77 @@
+// The embedded store: SQLite through better-sqlite3 (WAL). Synchronous underneath, wrapped
+// in the async Store contract. Each part owns its tables; this class composes them.
+// Keeps transitions and rollups, not every result.
+import type { SubjectKey } from '../../status/engine';
+import type { Cause, StatusLevel } from '../../status/types';
+import type { StatusTransition, Store, StoredTransition } from '../types';
+import { migrate, openDatabase, type Db, type Migration } from './db';
+
+const TRANSITION_MIGRATIONS: Migration[] = [
+  {
+    id: 'transitions-1',
+    sql: `CREATE TABLE status_events (
+            id INTEGER PRIMARY KEY,
+            subject TEXT NOT NULL,
+            from_status TEXT NOT NULL,
+            to_status TEXT NOT NULL,
+            cause TEXT,
+            at INTEGER NOT NULL
+          );
+          CREATE INDEX status_events_subject_at ON status_events (subject, at);`,
+  },
+];
+
+interface EventRow {
+  id: number;
+  subject: string;
+  from_status: string;
+  to_status: string;
+  cause: string | null;
+  at: number;
+}
+
+export class SqliteStore implements Store {
+  readonly db: Db;
+  private readonly insertMany: (rows: StatusTransition[]) => void;
+
+  constructor(dataDir: string) {
+    this.db = openDatabase(dataDir);
+    migrate(this.db, TRANSITION_MIGRATIONS);
+    const insert = this.db.prepare<[string, string, string, string | null, number]>(
+      'INSERT INTO status_events (subject, from_status, to_status, cause, at) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.insertMany = this.db.transaction((rows: StatusTransition[]) => {
+      for (const t of rows) insert.run(t.subject, t.from, t.to, t.cause ? JSON.stringify(t.cause) : null, t.at);
+    });
+  }
+
+  async recordTransitions(transitions: StatusTransition[]): Promise<void> {
+    if (transitions.length > 0) this.insertMany(transitions);
+  }
+
+  async transitionsOf(subject: SubjectKey, limit: number): Promise<StoredTransition[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM status_events WHERE subject = ? ORDER BY at DESC, id DESC LIMIT ?')
+      .all(subject, limit) as EventRow[];
+    return rows.map(toTransition);
+  }
+
+  async countTransitions(): Promise<number> {
+    return (this.db.prepare('SELECT count(*) AS n FROM status_events').get() as { n: number }).n;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toTransition(r: EventRow): StoredTransition {
+  return {
+    id: r.id,
+    subject: r.subject as SubjectKey,
+    from: r.from_status as StatusLevel,
+    to: r.to_status as StatusLevel,
+    cause: r.cause ? (JSON.parse(r.cause) as Cause) : null,
+    at: r.at,
+  };
+}
