@@ -45,7 +45,23 @@ export interface Estate {
   services: Map<string, Service>;
   practices: Map<string, Practice>;
   checks: Map<string, Check>;
-  status: { failuresToDown: number; successesToUp: number; quorum: number };
+  status: {
+    failuresToDown: number;
+    successesToUp: number;
+    quorum: number;
+    flapping?: { windowMs: number; maxChanges: number };
+  };
+  /** Planned maintenance windows from the file (more can be added through the API). */
+  maintenance: MaintenanceWindow[];
+}
+
+export interface MaintenanceWindow {
+  id: string;
+  subject: `service:${string}` | `practice:${string}`;
+  start: number;
+  end: number;
+  author: string;
+  reason: string;
 }
 
 export class ConfigError extends Error {
@@ -203,7 +219,26 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
     });
   });
 
-  return { source, services, practices, checks, status: data.status };
+  const maintenance = data.maintenance.map((m, i): MaintenanceWindow => {
+    const [type, id] = [m.subject.slice(0, m.subject.indexOf(':')), m.subject.slice(m.subject.indexOf(':') + 1)];
+    if (type === 'service' ? !services.has(id) : !practices.has(id)) {
+      fail(['maintenance', i, 'subject'], `unknown ${type} "${id}"`);
+    }
+    const start = Date.parse(m.start);
+    const end = Date.parse(m.end);
+    if (end <= start) fail(['maintenance', i, 'end'], `end ${m.end} is not after start ${m.start}`);
+    return { id: `config-${i + 1}`, subject: m.subject as MaintenanceWindow['subject'], start, end, author: m.author, reason: m.reason };
+  });
+
+  const { flapping, ...rules } = data.status;
+  return {
+    source,
+    services,
+    practices,
+    checks,
+    status: flapping ? { ...rules, flapping: { windowMs: parseDuration(flapping.window)!, maxChanges: flapping.maxChanges } } : rules,
+    maintenance,
+  };
 }
 
 /** A service dependency cycle as a list of ids (first repeated at the end), or null. */

@@ -49,6 +49,19 @@ function checkSchema(): z.ZodType<CheckEntry> {
   return z.discriminatedUnion('kind', variants as unknown as [z.ZodObject, ...z.ZodObject[]]) as unknown as z.ZodType<CheckEntry>;
 }
 
+const instant = z.iso.datetime({ offset: true, message: 'expected a date and time such as 2026-11-28T13:00:00Z' });
+
+/** A planned window on a service (`service:emis-web`) or a practice (`practice:A81001`). */
+export const maintenanceSchema = z
+  .object({
+    subject: z.string().regex(/^(service|practice):[A-Za-z0-9-]+$/, 'expected service:<id> or practice:<ODS code>'),
+    start: instant,
+    end: instant,
+    author: z.string().min(1).max(200),
+    reason: z.string().min(1).max(500),
+  })
+  .strict();
+
 export const dependencySchema = z
   .object({
     service: slug,
@@ -91,9 +104,17 @@ export const estateFileSchema = z
         successesToUp: z.number().int().min(1).max(20).default(1),
         /** Probe locations that must see a check down before it is down (fewer: suspected). */
         quorum: z.number().int().min(1).max(20).default(1),
+        /** Held at degraded when pass/fail flips this many times within the window; `false` turns it off. */
+        flapping: z
+          .union([
+            z.literal(false),
+            z.object({ window: duration.default('10m'), maxChanges: z.number().int().min(2).max(100).default(6) }).strict(),
+          ])
+          .default({ window: '10m', maxChanges: 6 }),
       })
       .strict()
-      .default({ failuresToDown: 2, successesToUp: 1, quorum: 1 }),
+      .default({ failuresToDown: 2, successesToUp: 1, quorum: 1, flapping: { window: '10m', maxChanges: 6 } }),
+    maintenance: z.array(maintenanceSchema).default([]),
     services: z.array(serviceSchema).min(1, 'expected at least one service'),
     practices: z.array(practiceSchema).default([]),
   })

@@ -2,7 +2,7 @@
 // every service and practice that could have changed, in dependency order. It decides;
 // it never stores, sends or renders (its callers do, with the changes it returns).
 import type { CheckResult } from '../../probes/types';
-import type { Estate } from '../config/estate';
+import type { Estate, MaintenanceWindow } from '../config/estate';
 import {
   INITIAL_CHECK_STATE,
   applyResult,
@@ -14,7 +14,15 @@ import {
   type Rolled,
   type Seen,
 } from './rollup';
-import { causeText, type Cause, type StatusLevel } from './types';
+import { REPORT_CHECK_ID, causeText, type Cause, type StatusLevel } from './types';
+
+/** A person's report that their practice cannot work ("we're down"), rolled up like a check. */
+export interface PeopleReport {
+  state: 'down' | 'degraded';
+  by: string;
+  note: string;
+  at: number;
+}
 
 export type SubjectKey = `service:${string}` | `practice:${string}`;
 
@@ -52,6 +60,10 @@ export class StatusEngine {
   /** Services in dependency order (a service after everything it depends on). */
   private readonly serviceOrder: string[];
   private readonly dirty = new Set<SubjectKey>();
+  private maintenance: MaintenanceWindow[] = [];
+  /** The window in force for each subject as of the last recompute. */
+  private readonly inMaintenance = new Map<SubjectKey, MaintenanceWindow>();
+  private readonly reports = new Map<string, PeopleReport>();
 
   constructor(
     private readonly estate: Estate,
@@ -74,6 +86,29 @@ export class StatusEngine {
     for (const id of estate.checks.keys()) this.checkStates.set(id, new Map());
     // Everything is computed on the first recompute.
     for (const key of this.statuses.keys()) this.dirty.add(key);
+    this.maintenance = [...estate.maintenance];
+  }
+
+  /** Replaces the maintenance windows (from the file and the API); they start and end by themselves. */
+  setMaintenance(windows: MaintenanceWindow[]): void {
+    this.maintenance = [...windows];
+  }
+
+  /** Records (or, with null, clears) a person's report for a practice. */
+  setReport(ods: string, report: PeopleReport | null): void {
+    if (!this.estate.practices.has(ods)) throw new RangeError(`no practice ${ods}`);
+    if (report) this.reports.set(ods, report);
+    else this.reports.delete(ods);
+    this.dirty.add(`practice:${ods}`);
+  }
+
+  report(ods: string): PeopleReport | null {
+    return this.reports.get(ods) ?? null;
+  }
+
+  /** The window in force for a subject now, if any. */
+  maintenanceOf(key: SubjectKey): MaintenanceWindow | null {
+    return this.inMaintenance.get(key) ?? null;
   }
 
   /** Folds results in; unknown check ids are counted and ignored (a worker may lag a reload). */
@@ -182,6 +217,19 @@ export class StatusEngine {
   }
 
   private markStale(now: number): void {
+    const active = new Map<SubjectKey, MaintenanceWindow>();
+    for (const w of this.maintenance) {
+      if (w.start <= now && now < w.end && this.statuses.has(w.subject)) {
+        const current = active.get(w.subject);
+        if (!current || w.end > current.end) active.set(w.subject, w);
+      }
+    }
+    for (const key of new Set([...active.keys(), ...this.inMaintenance.keys()])) {
+      if (active.get(key) !== this.inMaintenance.get(key)) this.dirty.add(key);
+    }
+    this.inMaintenance.clear();
+    for (const [key, w] of active) this.inMaintenance.set(key, w);
+
     for (const [id, check] of this.estate.checks) {
       const key: SubjectKey = `${check.subject.type}:${check.subject.id}`;
       if (this.dirty.has(key)) continue;
@@ -212,6 +260,20 @@ export class StatusEngine {
       this.checkSeen.set(checkId, status);
       return { id: checkId, status, detail };
     });
+    // Planned work: its own failures are expected, so they raise nothing.
+    const window = this.inMaintenance.get(key);
+    if (window) {
+      return { status: 'maintenance', cause: { kind: 'maintenance', reason: window.reason, author: window.author, until: window.end } };
+    }
+    const report = type === 'practice' ? this.reports.get(id) : undefined;
+    if (report) {
+      const when = new Date(report.at).toISOString().slice(11, 16);
+      own.push({
+        id: REPORT_CHECK_ID,
+        status: report.state,
+        detail: `reported ${report.state} by ${report.by} at ${when} UTC${report.note ? `: ${report.note}` : ''}`,
+      });
+    }
     const deps = subject.dependsOn.map((d) => {
       const s = this.statuses.get(`service:${d.service}`)!;
       return { service: d.service, impact: d.impact, status: s.status, cause: s.cause };

@@ -14,6 +14,8 @@ export function severity(status: StatusLevel): number {
 export interface ConfirmRules {
   failuresToDown: number;
   successesToUp: number;
+  /** A check whose result flips between pass and fail `maxChanges` times within `windowMs` is flapping. */
+  flapping?: { windowMs: number; maxChanges: number };
 }
 
 /** What the engine remembers of one check as seen from one probe location. */
@@ -28,9 +30,15 @@ export interface CheckState {
   /** Why the latest (passing) result was degraded, if it was. */
   degraded: string | null;
   detail: string;
+  /** Times the result flipped between pass and fail, newest last, bounded. */
+  flips: number[];
+  /** The flapping rule in force, with the steady-failure count that overrides it. */
+  flapping: { windowMs: number; maxChanges: number; steadyAfter: number } | null;
 }
 
 export const INITIAL_CHECK_STATE: CheckState = {
+  flips: [],
+  flapping: null,
   confirmed: 'unknown',
   failures: 0,
   successes: 0,
@@ -49,10 +57,17 @@ export const INITIAL_CHECK_STATE: CheckState = {
  */
 export function applyResult(state: CheckState, result: CheckResult, rules: ConfirmRules): CheckState {
   if (state.lastAt !== null && result.at < state.lastAt) return state;
+  const flapping = rules.flapping ? { ...rules.flapping, steadyAfter: 2 * rules.failuresToDown } : null;
+  let flips = state.flips;
+  if (state.lastAt !== null && state.lastOk !== result.ok && flapping) {
+    flips = [...flips, result.at].slice(-flapping.maxChanges);
+  }
+  const common = { flips, flapping };
   if (result.ok) {
     const successes = state.successes + 1;
     const confirmed = state.confirmed === 'down' && successes < rules.successesToUp ? 'down' : 'up';
     return {
+      ...common,
       confirmed,
       failures: 0,
       successes,
@@ -64,6 +79,7 @@ export function applyResult(state: CheckState, result: CheckResult, rules: Confi
   }
   const failures = state.failures + 1;
   return {
+    ...common,
     confirmed: failures >= rules.failuresToDown ? 'down' : state.confirmed,
     failures,
     successes: 0,
@@ -79,6 +95,18 @@ export function staleAfterMs(intervalMs: number, timeoutMs: number): number {
   return 2 * intervalMs + timeoutMs;
 }
 
+/**
+ * Flapping: pass/fail flips `maxChanges` times within the window. It is held at `degraded`
+ * instead of toggling the screen, but only while it keeps flipping: a check failing
+ * steadily for twice the confirmation count is a real outage and shows `down` at once.
+ */
+export function isFlapping(state: CheckState, now: number): boolean {
+  const f = state.flapping;
+  if (!f || state.flips.length < f.maxChanges) return false;
+  if (!state.lastOk && state.failures >= f.steadyAfter) return false;
+  return state.flips[0]! >= now - f.windowMs;
+}
+
 export interface Seen {
   status: StatusLevel;
   detail: string;
@@ -90,6 +118,13 @@ export function checkStatusAt(state: CheckState, now: number, intervalMs: number
   const age = now - state.lastAt;
   if (age > staleAfterMs(intervalMs, timeoutMs)) {
     return { status: 'unknown', detail: `no result for ${Math.round(age / 1000)} s` };
+  }
+  if (isFlapping(state, now)) {
+    return {
+      status: 'degraded',
+      // A stable detail: a flapping check must not keep changing what the screen shows.
+      detail: `flapping: ${state.flips.length} changes in ${Math.round(state.flapping!.windowMs / 60_000)} min`,
+    };
   }
   if (state.confirmed === 'down') return { status: state.lastOk ? 'recovering' : 'down', detail: state.detail };
   if (!state.lastOk) return { status: 'suspected', detail: state.detail };

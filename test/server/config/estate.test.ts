@@ -65,7 +65,8 @@ describe('estate loader', () => {
     expect(estate.checks.get('emis-web-api')).toMatchObject({ intervalMs: 5_000, timeoutMs: 2_000, kind: 'http' });
     expect(estate.checks.get('hscn-tcp')).toMatchObject({ intervalMs: 10_000, subject: { type: 'service', id: 'hscn' } });
     expect(estate.checks.get('A81001-gateway')!.subject).toEqual({ type: 'practice', id: 'A81001' });
-    expect(estate.status).toEqual({ failuresToDown: 2, successesToUp: 1, quorum: 1 });
+    expect(estate.status).toEqual({ failuresToDown: 2, successesToUp: 1, quorum: 1, flapping: { windowMs: 600_000, maxChanges: 6 } });
+    expect(estate.maintenance).toEqual([]);
   });
 
   // Each broken file must yield one line naming the file, the line and the field.
@@ -86,6 +87,21 @@ describe('estate loader', () => {
     ['a duplicate practice', GOOD + GOOD.slice(GOOD.indexOf('  - ods:')).replace(/A81001-gateway/g, 'other'), 'practices[1].ods: duplicate practice "A81001"'],
     ['a service dependency cycle', GOOD.replace('    kind: network\n', '    kind: network\n    dependsOn:\n      - service: emis-web\n'), 'dependency cycle: hscn → emis-web → hscn'],
     ['invalid YAML', 'services:\n  - id: [\n', 'estate.yaml:3: invalid YAML'],
+    [
+      'a maintenance window on an unknown service',
+      `${GOOD}maintenance:\n  - { subject: "service:emis", start: "2026-11-28T13:00:00Z", end: "2026-11-28T17:00:00Z", author: EMIS, reason: Failover test }\n`,
+      'estate.yaml:41: maintenance[0].subject: unknown service "emis"',
+    ],
+    [
+      'a maintenance window that ends before it starts',
+      `${GOOD}maintenance:\n  - { subject: "service:emis-web", start: "2026-11-28T13:00:00Z", end: "2026-11-28T12:00:00Z", author: EMIS, reason: Failover test }\n`,
+      'maintenance[0].end: end 2026-11-28T12:00:00Z is not after start 2026-11-28T13:00:00Z',
+    ],
+    [
+      'a maintenance window with a bad time',
+      `${GOOD}maintenance:\n  - { subject: "service:emis-web", start: "Saturday 1pm", end: "2026-11-28T12:00:00Z", author: EMIS, reason: Failover test }\n`,
+      'maintenance[0].start: expected a date and time such as 2026-11-28T13:00:00Z',
+    ],
     ['an empty file', '', 'estate.yaml: the file is empty'],
     ['no services', 'services: []\n', 'estate.yaml:1: services: expected at least one service'],
   ];

@@ -149,3 +149,54 @@ describe('status engine with several probe locations', () => {
     expect(causeText(engine.status('practice:A00002')!.cause)).toBe('upstream: emis-web');
   });
 });
+
+describe('maintenance, people and flapping', () => {
+  it('shows a service in a maintenance window as maintenance, its practices too, and ends by itself', () => {
+    const engine = healthyEngine();
+    engine.setMaintenance([
+      { id: 'm1', subject: 'service:emis-web', start: 5_000, end: 9_000, author: 'EMIS', reason: 'annual failover test' },
+    ]);
+    expect(engine.recompute(4_000)).toEqual([]);
+    engine.ingest(['emis-api', 'emis-api'].map((id, i) => bad(id, 5_000 + i)));
+    engine.recompute(5_001);
+    expect(engine.status('service:emis-web')!.status).toBe('maintenance');
+    expect(causeText(engine.status('service:emis-web')!.cause)).toBe('maintenance until 1970-01-01T00:00:09.000Z: annual failover test');
+    expect(engine.status('practice:A00001')!.status).toBe('maintenance');
+    // The window ends with no new result: the failing check shows through again.
+    engine.ingest(ALL.filter((id) => id !== 'emis-api').map((id) => ok(id, 8_500)));
+    engine.recompute(9_000);
+    expect(engine.status('service:emis-web')!.status).toBe('down');
+    expect(engine.status('practice:A00001')!.status).toBe('down');
+  });
+
+  it('takes a practice down on a person’s report before any probe sees it, and back on “we’re back”', () => {
+    const engine = healthyEngine();
+    engine.setReport('B00003', { state: 'down', by: 'Jane Smith (practice manager)', note: 'phones and clinical system down', at: 1_500 });
+    engine.recompute(1_600);
+    expect(engine.status('practice:B00003')!.status).toBe('down');
+    expect(causeText(engine.status('practice:B00003')!.cause)).toBe(
+      'reported down by Jane Smith (practice manager) at 00:00 UTC: phones and clinical system down',
+    );
+    engine.setReport('B00003', null);
+    engine.recompute(1_700);
+    expect(engine.status('practice:B00003')!.status).toBe('up');
+  });
+
+  it('holds a flapping check at degraded instead of toggling, until it fails steadily', () => {
+    const engine = healthyEngine();
+    let at = 2_000;
+    const changes: string[][] = [];
+    for (let i = 0; i < 8; i++) {
+      engine.ingest([i % 2 === 0 ? bad('gw3', at) : ok('gw3', at)]);
+      changes.push(engine.recompute(at).map((c) => `${c.subject}:${c.to}`));
+      at += 1_000;
+    }
+    expect(engine.status('practice:B00003')!.status).toBe('degraded');
+    expect(engine.checkStatus('gw3', at)!.detail).toMatch(/^flapping: 6 changes in 10 min/);
+    // Once flapping, it stays degraded rather than toggling.
+    expect(changes.slice(-2)).toEqual([[], []]);
+    for (let i = 0; i < 4; i++) engine.ingest([bad('gw3', (at += 1_000))]);
+    engine.recompute(at);
+    expect(engine.status('practice:B00003')!.status).toBe('down');
+  });
+});
