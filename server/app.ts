@@ -1,24 +1,33 @@
 // Builds one Pulse server from its dependencies: the estate, a store, a clock and a logger.
-// Wires ingest → status engine → (live hub, store, metrics) and serves the REST API, the
-// dashboard and the two WebSockets (/ws for dashboards, /workers for probe workers).
-// Starts no timers and opens no ports itself: main.ts does, so tests can drive ticks.
+// Wires ingest → status engine → (live hub, store, metrics) and serves the REST API (with
+// its OpenAPI document), the dashboard and the two WebSockets (/ws for dashboards,
+// /workers for probe workers). Starts no timers and opens no ports itself: main.ts does,
+// so tests can drive ticks.
 import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
 import { serveStatic } from '@hono/node-server/serve-static';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
 import { WebSocketServer } from 'ws';
+import { getCheckKind } from '../probes/registry';
 import type { CheckAssignment } from '../probes/types';
+import { checkRoutes } from './api/checks';
+import { errorBody, type ApiContext } from './api/context';
+import { heartbeatRoutes } from './api/heartbeats';
+import { maintenanceRoutes } from './api/maintenance';
+import { practiceRoutes } from './api/practices';
+import { serviceRoutes } from './api/services';
 import type { Estate } from './config/estate';
-import { odsCode } from './config/schema';
+import { FleetTracker, fleetResult, secretReader, type ReadSecret } from './fleet';
 import { LiveHub } from './live/hub';
-import type { PracticeView, ServiceView } from './live/protocol';
 import type { Logger } from './log';
+import { MaintenanceBook } from './maintenance';
 import { createMetrics } from './metrics';
-import { StatusEngine, splitKey } from './status/engine';
-import type { StatusLevel } from './status/types';
+import { StatusEngine, splitKey, type EngineSnapshot } from './status/engine';
 import type { Store } from './store/types';
-import { emptyCounts, practiceCounts, practiceView, serviceView } from './views';
+import { Views } from './views';
 import { WorkerGateway } from './workers/gateway';
 
 export interface Clock {
@@ -36,55 +45,37 @@ export interface PulseDeps {
   webDir?: string;
   heartbeatMs?: number;
   liveBufferLimitBytes?: number;
+  /** Reads fleet tokens named in the estate file (env or file); injectable for tests. */
+  readSecret?: ReadSecret;
 }
-
-export type ErrorBody = { error: { code: string; message: string } };
 
 export function createPulse(deps: PulseDeps) {
   const { estate, store, clock, log } = deps;
   const heartbeatMs = deps.heartbeatMs ?? 5_000;
-  const engine = new StatusEngine(estate, clock.now());
-  engine.recompute(clock.now());
+  const startedAt = clock.now();
+  const engine = new StatusEngine(estate, startedAt);
+  engine.recompute(startedAt);
+  const views = new Views(estate, engine);
+  const maintenance = new MaintenanceBook(estate, engine, store.signals);
 
-  const practiceViews = new Map<string, PracticeView>();
-  for (const ods of estate.practices.keys()) practiceViews.set(ods, practiceView(estate, engine, ods));
-  const serviceViews = new Map<string, ServiceView>();
-  const refreshServices = (): ServiceView[] => {
-    const affected = engine.practicesAffected();
-    const changed: ServiceView[] = [];
-    for (const id of estate.services.keys()) {
-      const next = serviceView(estate, engine, id, affected);
-      const prev = serviceViews.get(id);
-      if (!prev || JSON.stringify(prev) !== JSON.stringify(next)) {
-        serviceViews.set(id, next);
-        changed.push(next);
-      }
-    }
-    return changed;
-  };
-  refreshServices();
-
-  const serviceCounts = () => {
-    const counts = emptyCounts();
-    for (const s of serviceViews.values()) counts[s.status]++;
-    return counts;
-  };
+  const fleets = [...estate.practices.values()].flatMap((p) => (p.fleet ? [[p.ods, p.fleet] as const] : []));
+  const fleet =
+    fleets.length > 0 ? new FleetTracker({ fleets, startedAt, readSecret: deps.readSecret ?? secretReader() }) : null;
 
   let metrics: ReturnType<typeof createMetrics>;
   const hub = new LiveHub({
     heartbeatMs,
     bufferLimitBytes: deps.liveBufferLimitBytes ?? 4 * 1024 * 1024,
     now: () => clock.now(),
-    snapshot: () => ({
-      practices: [...practiceViews.values()],
-      services: [...serviceViews.values()],
-      counts: practiceCounts(practiceViews.values()),
-    }),
+    snapshot: () => ({ practices: [...views.practices.values()], services: [...views.services.values()], counts: views.counts() }),
     onMessage: (type) => metrics.liveMessage(type),
   });
 
+  // Workers run only the kinds they have probes for; pushed checks (fleets) stay here.
   const assignments = (): CheckAssignment[] =>
-    [...estate.checks.values()].map(({ subject: _subject, ...assignment }) => assignment);
+    [...estate.checks.values()]
+      .filter((check) => getCheckKind(check.kind))
+      .map(({ subject: _subject, ...assignment }) => assignment);
   const gateway = new WorkerGateway({
     token: deps.workerToken,
     checks: assignments,
@@ -99,33 +90,32 @@ export function createPulse(deps: PulseDeps) {
   });
 
   metrics = createMetrics({
-    practiceCounts: () => practiceCounts(practiceViews.values()),
-    serviceCounts,
+    practiceCounts: () => views.counts(),
+    serviceCounts: () => views.serviceCounts(),
     liveClients: () => hub.size,
     workers: () => gateway.workers(),
   });
 
   let ticking = false;
+  let poked = false;
   /** Recomputes statuses, then fans the changes out: live feed first, then the store. */
   async function tick(): Promise<number> {
     if (ticking) return 0;
     ticking = true;
+    poked = false;
     try {
       const now = clock.now();
-      const changes = engine.recompute(now);
-      if (changes.length === 0) return 0;
-      const practices: PracticeView[] = [];
-      for (const change of changes) {
-        const [type, id] = splitKey(change.subject);
-        metrics.transition(type, change.to);
-        if (type === 'practice') {
-          const view = practiceView(estate, engine, id);
-          practiceViews.set(id, view);
-          practices.push(view);
+      if (fleet) {
+        for (const [ods, status] of fleet.evaluateAll(now)) {
+          const result = fleetResult(ods, status, now);
+          if (result) engine.ingest([result]);
         }
       }
-      const services = refreshServices();
-      hub.publish({ practices, services, counts: practiceCounts(practiceViews.values()) });
+      const changes = engine.recompute(now);
+      if (changes.length === 0) return 0;
+      for (const change of changes) metrics.transition(splitKey(change.subject)[0], change.to);
+      const delta = views.apply(changes);
+      hub.publish({ ...delta, counts: views.counts() });
       try {
         await store.recordTransitions(changes);
       } catch (err) {
@@ -137,69 +127,80 @@ export function createPulse(deps: PulseDeps) {
     }
   }
 
-  const app = new Hono();
-  const notFound = (message: string) => ({ error: { code: 'NOT_FOUND', message } }) satisfies ErrorBody;
+  /** Loads what the store kept from the last run: people's reports, maintenance, the engine's state. */
+  async function restore(): Promise<void> {
+    const now = clock.now();
+    await maintenance.load(now);
+    for (const [ods, report] of await store.signals.reports()) if (estate.practices.has(ods)) engine.setReport(ods, report);
+    const saved = await store.signals.loadSnapshot();
+    if (saved) {
+      try {
+        engine.importState(JSON.parse(saved.body) as EngineSnapshot);
+      } catch (err) {
+        log('warn', 'the saved engine state could not be read; starting from unknown', { error: String(err) });
+      }
+    }
+    // Apply what was restored without recording it as new transitions.
+    engine.recompute(now);
+    views.rebuild();
+  }
 
+  /** Saves the engine's state so a restart carries on exactly where this run stopped. */
+  async function saveState(): Promise<void> {
+    await store.signals.saveSnapshot(JSON.stringify(engine.exportState()), clock.now());
+  }
+
+  const ctx: ApiContext = {
+    estate,
+    engine,
+    store,
+    views,
+    maintenance,
+    fleet,
+    now: () => clock.now(),
+    log,
+    poke: () => {
+      if (!poked) {
+        poked = true;
+        queueMicrotask(() => void tick());
+      }
+    },
+  };
+
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const message = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
+        return c.json(errorBody('BAD_REQUEST', message), 400);
+      }
+    },
+  });
+
+  app.use(
+    '/api/*',
+    bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json(errorBody('TOO_LARGE', 'request bodies are limited to 64 KiB'), 413) }),
+  );
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/metrics', async (c) => {
     c.header('Content-Type', metrics.registry.contentType);
     return c.body(await metrics.registry.metrics());
   });
-  app.get('/api/practices', (c) =>
-    c.json({ practices: [...practiceViews.values()], counts: practiceCounts(practiceViews.values()) }),
-  );
-  app.get('/api/practices/:ods', async (c) => {
-    const ods = c.req.param('ods');
-    if (!odsCode.safeParse(ods).success) {
-      return c.json(
-        { error: { code: 'BAD_ODS_CODE', message: `"${ods}" is not an ODS practice code (one capital letter and five digits, e.g. A81001)` } },
-        400,
-      );
-    }
-    const practice = estate.practices.get(ods);
-    if (!practice) return c.json(notFound(`no practice with ODS code ${ods}`), 404);
-    const now = clock.now();
-    const history = await store.transitionsOf(`practice:${ods}`, 20);
-    return c.json({
-      ...practiceViews.get(ods)!,
-      dependsOn: practice.dependsOn,
-      checks: practice.checks.map((id) => checkView(id, now)),
-      history: history.map((t) => ({ from: t.from, to: t.to, at: new Date(t.at).toISOString(), cause: t.cause })),
-    });
-  });
-  app.get('/api/services', (c) => {
-    const now = clock.now();
-    return c.json({
-      services: [...serviceViews.values()].map((s) => ({
-        ...s,
-        dependsOn: estate.services.get(s.id)!.dependsOn,
-        checks: estate.services.get(s.id)!.checks.map((id) => checkView(id, now)),
-      })),
-    });
-  });
+  app.route('/', practiceRoutes(ctx));
+  app.route('/', serviceRoutes(ctx));
+  app.route('/', checkRoutes(ctx));
+  app.route('/', maintenanceRoutes(ctx));
+  app.route('/', heartbeatRoutes(ctx));
   app.get('/api/workers', (c) => c.json({ workers: gateway.workers() }));
   app.get('/api/locations', (c) => c.json({ locations: engine.locations(clock.now()) }));
-  app.get('/api/checks', (c) => {
-    const now = clock.now();
-    return c.json({
-      checks: [...estate.checks.values()].map((check) => ({ ...checkView(check.id, now), subject: check.subject })),
-    });
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Pulse',
+      version: '1',
+      description: 'Health monitoring and failover for NHS primary care. Organisation-level data only, never patient data.',
+    },
   });
-  app.all('/api/*', (c) => c.json(notFound(`no such API route: ${c.req.method} ${c.req.path}`), 404));
-
-  function checkView(id: string, now: number) {
-    const check = estate.checks.get(id)!;
-    const s = engine.checkStatus(id, now)!;
-    return {
-      id,
-      kind: check.kind,
-      intervalMs: check.intervalMs,
-      status: s.status as StatusLevel,
-      detail: s.detail,
-      lastResultAt: s.lastAt === null ? null : new Date(s.lastAt).toISOString(),
-      locations: s.locations,
-    };
-  }
+  app.all('/api/*', (c) => c.json(errorBody('NOT_FOUND', `no such API route: ${c.req.method} ${c.req.path}`), 404));
 
   if (deps.webDir && existsSync(deps.webDir)) {
     const webDir = deps.webDir;
@@ -210,10 +211,13 @@ export function createPulse(deps: PulseDeps) {
     app.get('/', (c) => c.text('The dashboard has not been built: run `npm run build`, then restart Pulse.', 503));
   }
 
-  app.notFound((c) => c.json(notFound(`nothing at ${c.req.path}`), 404));
+  app.notFound((c) => c.json(errorBody('NOT_FOUND', `nothing at ${c.req.path}`), 404));
   app.onError((err, c) => {
+    if (err instanceof HTTPException && err.status < 500) {
+      return c.json(errorBody('BAD_REQUEST', err.message || 'the request could not be read'), err.status);
+    }
     log('error', 'request failed', { method: c.req.method, path: c.req.path, error: String(err) });
-    return c.json({ error: { code: 'INTERNAL', message: 'Pulse could not answer this request; the error is in its log.' } }, 500);
+    return c.json(errorBody('INTERNAL', 'Pulse could not answer this request; the error is in its log.'), 500);
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
@@ -243,10 +247,13 @@ export function createPulse(deps: PulseDeps) {
   return {
     app,
     engine,
+    views,
     hub,
     gateway,
     metrics,
     tick,
+    restore,
+    saveState,
     heartbeat: () => {
       hub.heartbeat();
       gateway.sweep();

@@ -26,6 +26,8 @@ export interface StartOptions {
   workerToken?: string;
   tickMs?: number;
   heartbeatMs?: number;
+  /** How often the engine's state is saved for a restart (it is also saved on stop). */
+  saveStateMs?: number;
 }
 
 export interface RunningPulse {
@@ -47,6 +49,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
     webDir: `${ROOT}dist/web`,
     heartbeatMs: opts.heartbeatMs ?? 5_000,
   });
+  await pulse.restore();
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = serve({ fetch: pulse.app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s as Server)) as Server;
@@ -59,6 +62,9 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
 
   const tick = setInterval(() => void pulse.tick(), opts.tickMs ?? 250);
   const heartbeat = setInterval(() => pulse.heartbeat(), opts.heartbeatMs ?? 5_000);
+  const save = setInterval(() => {
+    pulse.saveState().catch((err: unknown) => opts.log('error', 'could not save the engine state', { error: String(err) }));
+  }, opts.saveStateMs ?? 30_000);
 
   const workers = new LocalWorkers(opts.localWorkers, url.replace(/^http/, 'ws'), workerToken, opts.log);
   workers.start();
@@ -79,11 +85,15 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
       (stopping ??= (async () => {
         clearInterval(tick);
         clearInterval(heartbeat);
+        clearInterval(save);
         await workers.stop();
         pulse.close('server shutting down');
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeAllConnections?.();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections?.();
+        });
         await pulse.tick();
+        await pulse.saveState();
         await store.close();
       })()),
   };

@@ -1,39 +1,11 @@
 // Turns the estate and the engine's statuses into the shapes the API and the live feed
-// send. Presentation only: every decision was made by the status engine.
+// send, and keeps the current ones so a snapshot costs no recomputation. Presentation
+// only: every decision was made by the status engine.
 import type { Estate } from './config/estate';
-import type { StatusEngine } from './status/engine';
+import type { StatusChange, StatusEngine } from './status/engine';
+import { splitKey } from './status/engine';
 import type { Counts, PracticeView, ServiceView } from './live/protocol';
 import { STATUS_LEVELS, causeText, type StatusLevel } from './status/types';
-
-export function practiceView(estate: Estate, engine: StatusEngine, ods: string): PracticeView {
-  const p = estate.practices.get(ods)!;
-  const s = engine.status(`practice:${ods}`)!;
-  return {
-    ods: p.ods,
-    name: p.name,
-    pcn: p.pcn,
-    icb: p.icb,
-    system: p.system,
-    status: s.status,
-    cause: causeText(s.cause),
-    mode: 'normal',
-    since: new Date(s.since).toISOString(),
-  };
-}
-
-export function serviceView(estate: Estate, engine: StatusEngine, id: string, affected: Map<string, number>): ServiceView {
-  const svc = estate.services.get(id)!;
-  const s = engine.status(`service:${id}`)!;
-  return {
-    id,
-    name: svc.name,
-    kind: svc.kind,
-    status: s.status,
-    cause: causeText(s.cause),
-    since: new Date(s.since).toISOString(),
-    practicesAffected: affected.get(id) ?? 0,
-  };
-}
 
 export function emptyCounts(): Record<StatusLevel, number> {
   return Object.fromEntries(STATUS_LEVELS.map((s) => [s, 0])) as Record<StatusLevel, number>;
@@ -47,4 +19,86 @@ export function practiceCounts(practices: Iterable<PracticeView>): Counts {
     counts.total++;
   }
   return counts;
+}
+
+export class Views {
+  readonly practices = new Map<string, PracticeView>();
+  readonly services = new Map<string, ServiceView>();
+
+  constructor(
+    private readonly estate: Estate,
+    private readonly engine: StatusEngine,
+  ) {
+    this.rebuild();
+  }
+
+  /** Recomputes every view from the engine (at start and after a restore). */
+  rebuild(): void {
+    for (const ods of this.estate.practices.keys()) this.practices.set(ods, this.practiceView(ods));
+    this.services.clear();
+    this.refreshServices();
+  }
+
+  /** Applies one tick's changes; returns the views that changed, for the live feed. */
+  apply(changes: StatusChange[]): { practices: PracticeView[]; services: ServiceView[] } {
+    const practices: PracticeView[] = [];
+    for (const change of changes) {
+      const [type, id] = splitKey(change.subject);
+      if (type !== 'practice') continue;
+      const view = this.practiceView(id);
+      this.practices.set(id, view);
+      practices.push(view);
+    }
+    return { practices, services: changes.length > 0 ? this.refreshServices() : [] };
+  }
+
+  counts(): Counts {
+    return practiceCounts(this.practices.values());
+  }
+
+  serviceCounts(): Record<StatusLevel, number> {
+    const counts = emptyCounts();
+    for (const s of this.services.values()) counts[s.status]++;
+    return counts;
+  }
+
+  private practiceView(ods: string): PracticeView {
+    const p = this.estate.practices.get(ods)!;
+    const s = this.engine.status(`practice:${ods}`)!;
+    return {
+      ods: p.ods,
+      name: p.name,
+      pcn: p.pcn,
+      icb: p.icb,
+      system: p.system,
+      status: s.status,
+      cause: causeText(s.cause),
+      mode: 'normal',
+      since: new Date(s.since).toISOString(),
+    };
+  }
+
+  /** Service views carry "practices affected", which any practice change can move. */
+  private refreshServices(): ServiceView[] {
+    const affected = this.engine.practicesAffected();
+    const changed: ServiceView[] = [];
+    for (const [id, svc] of this.estate.services) {
+      const s = this.engine.status(`service:${id}`)!;
+      const next: ServiceView = {
+        id,
+        name: svc.name,
+        kind: svc.kind,
+        status: s.status,
+        cause: causeText(s.cause),
+        since: new Date(s.since).toISOString(),
+        practicesAffected: affected.get(id) ?? 0,
+      };
+      const prev = this.services.get(id);
+      if (!prev || JSON.stringify(prev) !== JSON.stringify(next)) {
+        this.services.set(id, next);
+        changed.push(next);
+      }
+    }
+    return changed;
+  }
 }

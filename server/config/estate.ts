@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { getCheckKind } from '../../probes/registry';
+import type { FleetConfig } from '../fleet/config';
+import { FLEET_CHECK_KIND, fleetCheckId } from '../fleet/toResult';
 import type { CheckAssignment } from '../../probes/types';
 import { parseDuration } from './duration';
 import { estateFileSchema, type EstateFile } from './schema';
@@ -38,6 +40,8 @@ export interface Practice {
   /** Includes the principal clinical system as a critical dependency. */
   dependsOn: Dependency[];
   checks: string[];
+  /** Workstation heartbeats, when configured: its check is `<ODS>-fleet`. */
+  fleet: FleetConfig | null;
 }
 
 export interface Estate {
@@ -208,6 +212,23 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
       if (!services.has(d.service)) fail(['practices', i, 'dependsOn', j, 'service'], `unknown service "${d.service}" (known: ${known()})`);
     });
     const explicit = p.dependsOn.filter((d) => d.service !== p.system);
+    const own = addChecks(p.checks, ['practices', i], { type: 'practice', id: p.ods });
+    if (p.fleet) {
+      const id = fleetCheckId(p.ods);
+      if (checkPath.has(id)) fail(['practices', i, 'fleet'], `check id "${id}" is taken by ${fieldName(checkPath.get(id)!)}`);
+      // Pushed, not probed: evaluated by the server every interval; stale after 2 × interval + interval.
+      checks.set(id, {
+        id,
+        kind: FLEET_CHECK_KIND,
+        target: `push:${p.ods}`,
+        intervalMs: p.fleet.intervalMs,
+        timeoutMs: p.fleet.intervalMs,
+        options: {},
+        subject: { type: 'practice', id: p.ods },
+      });
+      checkPath.set(id, ['practices', i, 'fleet']);
+      own.push(id);
+    }
     practices.set(p.ods, {
       ods: p.ods,
       name: p.name,
@@ -215,7 +236,8 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
       icb: p.icb ?? null,
       system: p.system,
       dependsOn: [{ service: p.system, impact: 'critical' }, ...explicit],
-      checks: addChecks(p.checks, ['practices', i], { type: 'practice', id: p.ods }),
+      checks: own,
+      fleet: p.fleet ?? null,
     });
   });
 

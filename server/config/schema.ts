@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { checkKinds } from '../../probes/registry';
 import { parseDuration } from './duration';
+import { fleetSchema } from '../fleet/config';
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, {
   message: 'expected a duration such as 500ms, 30s, 2m or 1h',
@@ -89,6 +90,8 @@ export const practiceSchema = z
     system: slug,
     dependsOn: z.array(dependencySchema).default([]),
     checks: z.array(checkSchema()).default([]),
+    /** Workstation heartbeats: the share of silent agents becomes the check `<ODS>-fleet`. */
+    fleet: fleetSchema.optional(),
   })
   .strict();
 

@@ -42,6 +42,13 @@ export interface StatusChange {
   at: number;
 }
 
+export interface EngineSnapshot {
+  version: 1;
+  checks: [string, string, CheckState][];
+  subjects: [SubjectKey, SubjectStatus][];
+  reports: [string, PeopleReport][];
+}
+
 export interface LocationHealth {
   location: string;
   checks: number;
@@ -87,6 +94,30 @@ export class StatusEngine {
     // Everything is computed on the first recompute.
     for (const key of this.statuses.keys()) this.dirty.add(key);
     this.maintenance = [...estate.maintenance];
+  }
+
+  /**
+   * Everything needed to carry on after a restart exactly where we were: each check's state
+   * per location, each subject's status and since, and people's reports. Check states keep
+   * their real result times, so data that went stale during the restart shows as unknown.
+   */
+  exportState(): EngineSnapshot {
+    const checks: EngineSnapshot['checks'] = [];
+    for (const [id, byLocation] of this.checkStates) for (const [location, state] of byLocation) checks.push([id, location, state]);
+    return { version: 1, checks, subjects: [...this.statuses], reports: [...this.reports] };
+  }
+
+  /** Restores a snapshot taken by exportState; entries for checks or subjects no longer in the estate are dropped. */
+  importState(snapshot: EngineSnapshot): void {
+    if (snapshot.version !== 1) return;
+    for (const [id, location, state] of snapshot.checks) this.checkStates.get(id)?.set(location, state);
+    for (const [key, status] of snapshot.subjects) {
+      if (this.statuses.has(key)) {
+        this.statuses.set(key, status);
+        this.dirty.add(key);
+      }
+    }
+    for (const [ods, report] of snapshot.reports) if (this.estate.practices.has(ods)) this.reports.set(ods, report);
   }
 
   /** Replaces the maintenance windows (from the file and the API); they start and end by themselves. */

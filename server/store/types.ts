@@ -1,6 +1,7 @@
 // The Store contract: what the rest of Pulse may ask of persistence. Asynchronous from day
 // one (PostgreSQL drops in behind it later). It records and reads; it never decides.
-import type { SubjectKey } from '../status/engine';
+import type { MaintenanceWindow } from '../config/estate';
+import type { PeopleReport, SubjectKey } from '../status/engine';
 import type { Cause, StatusLevel } from '../status/types';
 
 export interface StatusTransition {
@@ -16,7 +17,19 @@ export interface StoredTransition extends StatusTransition {
   id: number;
 }
 
+/** People's reports, API maintenance windows and the engine's restart snapshot. */
+export interface SignalStore {
+  saveReport(ods: string, report: PeopleReport | null): Promise<void>;
+  reports(): Promise<[string, PeopleReport][]>;
+  saveMaintenance(window: MaintenanceWindow, createdAt: number): Promise<void>;
+  cancelMaintenance(id: string, by: string, at: number): Promise<boolean>;
+  maintenanceWindows(now: number): Promise<MaintenanceWindow[]>;
+  saveSnapshot(body: string, at: number): Promise<void>;
+  loadSnapshot(): Promise<{ body: string; savedAt: number } | null>;
+}
+
 export interface Store {
+  readonly signals: SignalStore;
   /** Appends transitions in one transaction: all are written or none. */
   recordTransitions(transitions: StatusTransition[]): Promise<void>;
   /** The latest transitions of one subject, newest first. */

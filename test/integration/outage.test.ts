@@ -117,7 +117,9 @@ describe('API and protocol edges', () => {
   it('says clearly what is wrong with a bad ODS code or an unknown practice', async () => {
     const bad = await fetch(`${pulse.url}/api/practices/not-a-code`);
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toMatchObject({ error: { code: 'BAD_ODS_CODE' } });
+    const body = (await bad.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('BAD_REQUEST');
+    expect(body.error.message).toContain('ods: expected an ODS practice code');
     const missing = await fetch(`${pulse.url}/api/practices/Z99999`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no practice with ODS code Z99999' } });

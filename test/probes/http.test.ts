@@ -5,9 +5,11 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { http, MAX_BODY_BYTES, type HttpOptions } from '../../probes/http';
+import { clearSecretCache } from '../../probes/secrets';
 import type { ProbeOutcome } from '../../probes/types';
+import { makeTlsFixtures, type KeyPair, type TlsFixtures } from './tls-fixtures';
 
 const servers: Server[] = [];
 
@@ -144,6 +146,78 @@ describe('http check kind', () => {
     expect(outcome).toMatchObject({ ok: false, error: 'dns' });
   });
 
+  it('checks bodyMatches: a miss names the expression, a hit passes', async () => {
+    const url = await serve((_req, res) => res.end('Online services: available since 07:30'));
+    expect(await probe(url, { expect: { bodyMatches: 'available since \\d{2}:\\d{2}' } })).toMatchObject({ ok: true });
+    expect(await probe(url, { expect: { bodyMatches: '^unavailable' } })).toMatchObject({
+      ok: false,
+      error: 'assertion',
+      detail: 'body does not match /^unavailable/ (status 200, 38 bytes read)',
+    });
+  });
+
+  describe('expect.json', () => {
+    const health = {
+      status: 'fail',
+      version: 3,
+      live: false,
+      checks: { 'spine:status': [{ status: 'fail', responseCode: 503, outcome: 'timeout' }] },
+    };
+    const serveJson = (body: string) => serve((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(body);
+    });
+
+    it('passes when every dotted path holds its value, through keys with colons and array indexes', async () => {
+      const url = await serveJson(JSON.stringify(health));
+      const outcome = await probe(url, {
+        expect: {
+          json: [
+            { path: 'version', equals: 3 },
+            { path: 'live', equals: false },
+            { path: 'checks.spine:status.0.outcome', equals: 'timeout' },
+          ],
+        },
+      });
+      expect(outcome).toMatchObject({ ok: true, detail: 'status 200' });
+    });
+
+    it('fails as assertion naming the path, what it held and what was expected', async () => {
+      const url = await serveJson(JSON.stringify(health));
+      expect(await probe(url, { expect: { json: [{ path: 'status', equals: 'pass' }] } })).toMatchObject({
+        ok: false,
+        error: 'assertion',
+        detail: 'json status = "fail", expected "pass"',
+      });
+      expect(await probe(url, { expect: { json: [{ path: 'version', equals: '3' }, { path: 'checks.nhs111', equals: 'pass' }] } })).toMatchObject({
+        detail: 'json version = 3, expected "3"; json checks.nhs111 missing, expected "pass"',
+      });
+    });
+
+    it('fails as assertion when the body is not JSON, saying what came instead', async () => {
+      const url = await serve((_req, res) => {
+        res.setHeader('content-type', 'text/html');
+        res.end('<html>Service unavailable</html>');
+      });
+      const outcome = await probe(url, { expect: { json: [{ path: 'status', equals: 'pass' }] } });
+      expect(outcome).toMatchObject({ ok: false, error: 'assertion' });
+      expect(outcome.ok === false && outcome.detail).toBe('body is not JSON (status 200, content-type text/html, 32 bytes: "<html>Service unavailable</html>")');
+    });
+  });
+
+  it('is degraded, not failed, when slower than degradedAfter', async () => {
+    // The server holds its answer for 40 ms: a floor on the latency, not a wait in the test.
+    const url = await serve((_req, res) => {
+      setTimeout(() => res.end('ok'), 40);
+    });
+    const slow = await probe(url, { degradedAfter: '5ms' });
+    expect(slow).toMatchObject({ ok: true, detail: 'status 200' });
+    expect(slow.ok && slow.degraded).toMatch(/^slow: \d+ ms, above degradedAfter 5ms$/);
+    const fine = await probe(url, { degradedAfter: '10s' });
+    expect(fine).toMatchObject({ ok: true });
+    expect(fine.ok && fine.degraded).toBeUndefined();
+  });
+
   describe('over TLS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pulse-tls-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -164,6 +238,107 @@ describe('http check kind', () => {
     });
   });
 
+  describe('over TLS with a private CA', () => {
+    let certs: TlsFixtures;
+    beforeAll(() => {
+      certs = makeTlsFixtures();
+    });
+    afterAll(() => certs.remove());
+    afterEach(() => {
+      clearSecretCache();
+      delete process.env.PULSE_TEST_CLIENT_KEY;
+    });
+
+    async function serveTls(pair: KeyPair, extra: { requestCert?: boolean } = {}): Promise<string> {
+      const server = createHttpsServer(
+        { key: pair.key, cert: pair.cert, ca: certs.ca, requestCert: extra.requestCert ?? false, rejectUnauthorized: extra.requestCert ?? false },
+        (req, res) => {
+          const peer = (req.socket as import('node:tls').TLSSocket).getPeerCertificate();
+          res.end(peer?.subject ? `hello ${peer.subject.CN}` : 'hello');
+        },
+      );
+      const port = await listen(server as unknown as Server);
+      return `https://127.0.0.1:${port}/`;
+    }
+
+    it('fails as tls when the CA is not trusted, and passes with tls.ca from a file', async () => {
+      const url = await serveTls(certs.server);
+      const untrusted = await probe(url);
+      expect(untrusted).toMatchObject({ ok: false, error: 'tls' });
+      expect(untrusted.ok === false && untrusted.detail).toMatch(/SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
+      expect(await probe(url, { tls: { ca: { file: certs.caPath } } })).toMatchObject({ ok: true, detail: 'status 200' });
+    });
+
+    it('verifies tls.serverName against the certificate', async () => {
+      const url = await serveTls(certs.server);
+      expect(await probe(url, { tls: { ca: { file: certs.caPath }, serverName: 'localhost' } })).toMatchObject({ ok: true });
+      const wrong = await probe(url, { tls: { ca: { file: certs.caPath }, serverName: 'gpconnect.example.nhs.uk' } });
+      expect(wrong).toMatchObject({ ok: false, error: 'tls' });
+      expect(wrong.ok === false && wrong.detail).toContain('ERR_TLS_CERT_ALTNAME_INVALID');
+    });
+
+    it('reports days to expiry with certExpiryDays, degraded when within them', async () => {
+      const url = await serveTls(certs.server);
+      const fine = await probe(url, { certExpiryDays: 30, tls: { ca: { file: certs.caPath } } });
+      expect(fine).toMatchObject({ ok: true });
+      expect(fine.ok && fine.degraded).toBeUndefined();
+      expect(fine.ok && fine.detail).toMatch(/^status 200; certificate expires in 8\d days \(notAfter \d{4}-\d{2}-\d{2}\)$/);
+
+      const soonUrl = await serveTls(certs.expiringSoon);
+      const soon = await probe(soonUrl, { certExpiryDays: 30, tls: { ca: { file: certs.caPath } } });
+      expect(soon).toMatchObject({ ok: true, detail: 'status 200' });
+      expect(soon.ok && soon.degraded).toMatch(/^certificate expires in 5 days \(notAfter [\d-]+\), within certExpiryDays 30$/);
+    });
+
+    it('fails an expired certificate as tls, verified or not', async () => {
+      const url = await serveTls(certs.expired);
+      const verified = await probe(url, { certExpiryDays: 30, tls: { ca: { file: certs.caPath } } });
+      expect(verified).toMatchObject({ ok: false, error: 'tls' });
+      expect(verified.ok === false && verified.detail).toContain('CERT_HAS_EXPIRED');
+      const unverified = await probe(url, { certExpiryDays: 30, tls: { insecureSkipVerify: true } });
+      expect(unverified).toMatchObject({ ok: false, error: 'tls' });
+      expect(unverified.ok === false && unverified.detail).toMatch(/^certificate expired 3 days ago \(notAfter [\d-]+\)$/);
+    });
+
+    it('presents a client certificate for mutual TLS (cert from a file, key from the environment)', async () => {
+      const url = await serveTls(certs.server, { requestCert: true });
+      process.env.PULSE_TEST_CLIENT_KEY = certs.client.key.toString('utf8');
+      const withCert = await probe(url, {
+        expect: { bodyContains: 'hello pulse-worker-leeds' },
+        tls: { ca: { file: certs.caPath }, cert: { file: certs.client.certPath }, key: { env: 'PULSE_TEST_CLIENT_KEY' } },
+      });
+      expect(withCert).toMatchObject({ ok: true });
+      const without = await probe(url, { tls: { ca: { file: certs.caPath } } });
+      expect(without).toMatchObject({ ok: false, error: 'tls' });
+      expect(without.ok === false && without.detail).toContain('certificate required');
+    });
+
+    it('fails as error, naming the reference and not the contents, when a key is missing or unusable', async () => {
+      const url = await serveTls(certs.server);
+      const tlsOpts = { ca: { file: certs.caPath }, cert: { file: certs.client.certPath }, key: { env: 'PULSE_TEST_CLIENT_KEY' } };
+      expect(await probe(url, { tls: tlsOpts })).toMatchObject({
+        ok: false,
+        error: 'error',
+        detail: 'tls.key: environment variable PULSE_TEST_CLIENT_KEY is not set on this worker',
+      });
+      process.env.PULSE_TEST_CLIENT_KEY = 'NOT-A-KEY-but-a-secret-all-the-same';
+      const unusable = await probe(url, { tls: tlsOpts });
+      expect(unusable).toMatchObject({ ok: false, error: 'error' });
+      expect(unusable.ok === false && unusable.detail).toMatch(/^tls\.key \(env PULSE_TEST_CLIENT_KEY\) is not a usable PEM private key/);
+      expect(unusable.ok === false && unusable.detail).not.toContain('NOT-A-KEY');
+      // The client key of another pair: well-formed, but not the certificate's.
+      process.env.PULSE_TEST_CLIENT_KEY = certs.server.key.toString('utf8');
+      const mismatched = await probe(url, { tls: tlsOpts });
+      expect(mismatched.ok === false && mismatched.detail).toContain('tls.cert and tls.key could not be used together');
+      expect(mismatched.ok === false && mismatched.detail).not.toContain('PRIVATE KEY');
+    });
+
+    it('refuses tls settings and certExpiryDays on an http:// target rather than ignoring them', async () => {
+      const url = await serve((_req, res) => res.end());
+      expect(await probe(url, { certExpiryDays: 30 })).toMatchObject({ ok: false, error: 'error', detail: expect.stringContaining('https:// targets only') });
+    });
+  });
+
   describe('validation', () => {
     it('accepts only http(s) URLs as targets', () => {
       expect(http.validateTarget('https://www.example.nhs.uk/health')).toBeNull();
@@ -179,6 +354,20 @@ describe('http check kind', () => {
       expect(http.options.safeParse({ expect: { status: [99] } }).success).toBe(false);
       expect(http.options.safeParse({ method: 'DELETE' }).success).toBe(false);
       expect(http.options.safeParse({ headers: { 'X-Bad': 'a\r\nInjected: 1' } }).success).toBe(false);
+      expect(http.options.safeParse({ degradedAfter: 'soon' }).success).toBe(false);
+      expect(http.options.safeParse({ certExpiryDays: 0 }).success).toBe(false);
+      expect(http.options.safeParse({ expect: { json: [{ path: 'status' }] } }).success).toBe(false);
+      expect(http.options.safeParse({ expect: { json: [{ path: 'a..b', equals: 1 }] } }).success).toBe(false);
+      expect(http.options.safeParse({ tls: { cert: { file: '/c.pem' } } }).success).toBe(false);
+    });
+
+    it('says why a bodyMatches expression does not compile', () => {
+      const result = http.options.safeParse({ expect: { bodyMatches: '([a-z]+' } });
+      expect(result.success).toBe(false);
+      expect(result.error!.issues[0]).toMatchObject({
+        path: ['expect', 'bodyMatches'],
+        message: expect.stringMatching(/^not a valid regular expression: .*Unterminated group/),
+      });
     });
   });
 });

@@ -1,7 +1,9 @@
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parseHostPort, tcp } from '../../probes/tcp';
+import { createServer as createTlsServer } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseHostPort, tcp, type TcpOptions } from '../../probes/tcp';
+import { makeTlsFixtures, type TlsFixtures } from './tls-fixtures';
 
 const servers: Server[] = [];
 
@@ -68,6 +70,55 @@ describe('tcp check kind', () => {
     expect(await tcp.run('nonexistent.invalid:443', {}, ctx(10_000))).toMatchObject({ ok: false, error: 'dns' });
   });
 
+  describe('with tls', () => {
+    let certs: TlsFixtures;
+    beforeAll(() => {
+      certs = makeTlsFixtures();
+    });
+    afterAll(() => certs.remove());
+
+    async function listenTls(): Promise<number> {
+      const server = createTlsServer({ key: certs.server.key, cert: certs.server.cert }, (socket) => socket.on('error', () => {}));
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return (server.address() as AddressInfo).port;
+    }
+    const opts = (input: unknown): TcpOptions => tcp.options.parse(input);
+
+    it('completes a handshake verified against tls.ca and says which protocol', async () => {
+      const port = await listenTls();
+      expect(await tcp.run(`127.0.0.1:${port}`, opts({ tls: { ca: { file: certs.caPath } } }), ctx())).toMatchObject({
+        ok: true,
+        detail: `connected to 127.0.0.1:${port}, TLSv1.3 handshake done`,
+      });
+    });
+
+    it('fails as tls when tls: true meets a certificate the system CAs do not trust', async () => {
+      const port = await listenTls();
+      const outcome = await tcp.run(`127.0.0.1:${port}`, opts({ tls: true }), ctx());
+      expect(outcome).toMatchObject({ ok: false, error: 'tls' });
+      expect(outcome.ok === false && outcome.detail).toContain(`TLS with 127.0.0.1:${port} failed`);
+    });
+
+    it('fails as tls when the peer does not speak TLS', async () => {
+      const server = createServer((socket) => {
+        socket.on('error', () => {});
+        socket.end('SSH-2.0-OpenSSH_9.6\r\n');
+      });
+      servers.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      const outcome = await tcp.run(`127.0.0.1:${port}`, opts({ tls: true }), ctx());
+      expect(outcome).toMatchObject({ ok: false, error: 'tls' });
+    });
+
+    it('fails as timeout, naming the handshake, when the peer accepts but never answers the ClientHello', async () => {
+      const { port } = await listen();
+      const outcome = await tcp.run(`127.0.0.1:${port}`, opts({ tls: true }), ctx(200));
+      expect(outcome).toMatchObject({ ok: false, error: 'timeout', detail: `no TLS handshake with 127.0.0.1:${port} within 200 ms` });
+    });
+  });
+
   describe('validation', () => {
     it('parses host:port and [ipv6]:port', () => {
       expect(parseHostPort('emis.example.nhs.uk:443')).toEqual({ host: 'emis.example.nhs.uk', port: 443 });
@@ -88,8 +139,12 @@ describe('tcp check kind', () => {
       expect(tcp.validateTarget(target)).toEqual(expect.any(String));
     });
 
-    it('takes no options', () => {
+    it('takes only the tls option', () => {
       expect(tcp.options.safeParse({}).success).toBe(true);
+      expect(tcp.options.safeParse({ tls: true }).success).toBe(true);
+      expect(tcp.options.safeParse({ tls: { serverName: 'spine.example.nhs.uk', ca: { file: '/etc/pulse/ca.pem' } } }).success).toBe(true);
+      expect(tcp.options.safeParse({ tls: false }).success).toBe(false);
+      expect(tcp.options.safeParse({ tls: { serverName: '10.0.0.1' } }).success).toBe(false);
       expect(tcp.options.safeParse({ port: 80 }).success).toBe(false);
     });
   });

@@ -5,6 +5,7 @@ import type { SubjectKey } from '../../status/engine';
 import type { Cause, StatusLevel } from '../../status/types';
 import type { StatusTransition, Store, StoredTransition } from '../types';
 import { migrate, openDatabase, type Db, type Migration } from './db';
+import { SIGNAL_MIGRATIONS, SqliteSignalStore } from './signals';
 
 const TRANSITION_MIGRATIONS: Migration[] = [
   {
@@ -32,11 +33,13 @@ interface EventRow {
 
 export class SqliteStore implements Store {
   readonly db: Db;
+  readonly signals: SqliteSignalStore;
   private readonly insertMany: (rows: StatusTransition[]) => void;
 
   constructor(dataDir: string) {
     this.db = openDatabase(dataDir);
-    migrate(this.db, TRANSITION_MIGRATIONS);
+    migrate(this.db, [...TRANSITION_MIGRATIONS, ...SIGNAL_MIGRATIONS]);
+    this.signals = new SqliteSignalStore(this.db);
     const insert = this.db.prepare<[string, string, string, string | null, number]>(
       'INSERT INTO status_events (subject, from_status, to_status, cause, at) VALUES (?, ?, ?, ?, ?)',
     );

@@ -1,0 +1,56 @@
+// Workstation heartbeats: endpoint agents on practice PCs POST here with their practice's
+// token. Only the tracker's view changes; the fleet check is evaluated on the server's tick.
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { parseHeartbeat } from '../fleet';
+import { errorBody, type ApiContext } from './context';
+import { ErrorBody, OdsParam, errors, json } from './schemas';
+
+const MAX_BODY_BYTES = 4 * 1024;
+
+export function heartbeatRoutes(ctx: ApiContext) {
+  const app = new OpenAPIHono();
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/api/heartbeats/{ods}',
+      summary: 'A workstation agent’s heartbeat (bearer: the practice’s agent token)',
+      tags: ['fleet'],
+      description:
+        'Body (JSON, at most 4 KiB): `{ "agent": "RECEPTION-02", "hostname"?, "version"?, "bootedAt"?, "sentAt"? }`. ' +
+        'The token is checked before the body is read; the server stamps the beat with its own clock.',
+      request: { params: OdsParam },
+      responses: {
+        202: json(z.object({ accepted: z.literal(true) }), 'Recorded'),
+        400: errors[400], 404: errors[404],
+        401: json(ErrorBody, 'Missing or wrong practice token'),
+        413: json(ErrorBody, 'Body over 4 KiB'),
+        429: json(ErrorBody, 'The practice already has the maximum number of agents'),
+      },
+    }),
+    async (c) => {
+      const { ods } = c.req.valid('param');
+      if (!ctx.fleet?.has(ods)) return c.json(errorBody('NOT_FOUND', `practice ${ods} has no workstation fleet configured`), 404);
+      const auth = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
+      if (!ctx.fleet.verifyToken(ods, auth?.[1])) return c.json(errorBody('UNAUTHORIZED', 'missing or wrong practice agent token'), 401);
+      const text = await c.req.text();
+      if (Buffer.byteLength(text) > MAX_BODY_BYTES) return c.json(errorBody('TOO_LARGE', 'a heartbeat is at most 4 KiB'), 413);
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        return c.json(errorBody('BAD_REQUEST', 'body: not valid JSON'), 400);
+      }
+      const parsed = parseHeartbeat(json);
+      if (!parsed.ok) return c.json(errorBody('BAD_REQUEST', `${parsed.error.field}: ${parsed.error.message}`), 400);
+      // Stamped with the server's receive time: agents' clocks are not trusted.
+      const beat = ctx.fleet.beat(ods, parsed.value.agent, ctx.now());
+      if (!beat.ok) {
+        return beat.code === 'TOO_MANY_AGENTS'
+          ? c.json(errorBody(beat.code, beat.message), 429)
+          : c.json(errorBody('NOT_FOUND', beat.message), 404);
+      }
+      return c.json({ accepted: true as const }, 202);
+    },
+  );
+  return app;
+}

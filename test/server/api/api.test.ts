@@ -1,0 +1,214 @@
+// The REST API over a real store and engine, driven through Hono's request() with a fake
+// clock: filters and pagination, people's reports, maintenance windows, heartbeats,
+// validation errors and the OpenAPI document.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CheckResult } from '../../../probes/types';
+import { createPulse, type Pulse } from '../../../server/app';
+import { parseEstate } from '../../../server/config/estate';
+import { silentLogger } from '../../../server/log';
+import { SqliteStore } from '../../../server/store/sqlite';
+
+const ESTATE = `defaults: { interval: 10s, timeout: 2s }
+services:
+  - id: emis-web
+    name: EMIS Web
+    kind: clinical-system
+    checks: [{ id: emis-api, kind: http, target: "http://127.0.0.1:9/" }]
+  - id: systmone
+    name: TPP SystmOne
+    kind: clinical-system
+    checks: [{ id: s1-api, kind: http, target: "http://127.0.0.1:9/" }]
+practices:
+  - { ods: A00001, name: Riverside Medical Practice, pcn: North PCN, system: emis-web, checks: [{ id: gw1, kind: http, target: "http://127.0.0.1:9/" }] }
+  - { ods: A00002, name: Oakwood Surgery, pcn: North PCN, system: emis-web }
+  - ods: B00003
+    name: Moorside Health Centre
+    pcn: South PCN
+    system: systmone
+    fleet: { token: { env: FLEET_B00003 }, interval: 60s, silentAfter: 2, degradedAt: 0.2, downAt: 0.5 }
+`;
+const TOKEN = 'a-practice-token-of-length';
+
+let now = 1_000_000;
+let pulse: Pulse;
+let store: SqliteStore;
+let dir: string;
+
+const ok = (checkId: string, at = now): CheckResult => ({ ok: true, checkId, at, location: 'l', latencyMs: 5 });
+const req = async (path: string, init?: RequestInit & { json?: unknown }) => {
+  const res = await pulse.app.request(path, {
+    ...init,
+    body: init?.json === undefined ? init?.body : JSON.stringify(init.json),
+    headers: { 'content-type': 'application/json', ...(init?.headers as Record<string, string>) },
+  });
+  return { status: res.status, body: (await res.json()) as any };
+};
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pulse-api-'));
+  store = new SqliteStore(dir);
+  pulse = createPulse({
+    estate: parseEstate(ESTATE, 'estate.yaml'),
+    store,
+    clock: { now: () => now },
+    log: silentLogger,
+    workerToken: 'w',
+    readSecret: (ref) => ('env' in ref && ref.env === 'FLEET_B00003' ? TOKEN : ''),
+  });
+  await pulse.restore();
+  pulse.engine.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
+  await pulse.tick();
+});
+
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('practices', () => {
+  it('filters by status, system, PCN and text, and paginates', async () => {
+    const all = await req('/api/practices');
+    expect(all.body.total).toBe(3);
+    expect((await req('/api/practices?system=emis-web')).body.practices.map((p: any) => p.ods)).toEqual(['A00001', 'A00002']);
+    expect((await req('/api/practices?pcn=South%20PCN')).body.total).toBe(1);
+    expect((await req('/api/practices?q=oak')).body.practices[0].ods).toBe('A00002');
+    expect((await req('/api/practices?q=b0000')).body.practices[0].ods).toBe('B00003');
+    // B00003's fleet has never reported: unknown, never up.
+    expect((await req('/api/practices?status=unknown')).body.practices.map((p: any) => p.ods)).toEqual(['B00003']);
+    const page = await req('/api/practices?limit=1&offset=1');
+    expect(page.body).toMatchObject({ total: 3, limit: 1, offset: 1 });
+    expect(page.body.practices).toHaveLength(1);
+    expect((await req('/api/practices?limit=0')).status).toBe(400);
+  });
+
+  it('records a person’s “we’re down”, rolls it up, keeps it across a restart, and clears it on “we’re back”', async () => {
+    const down = await req('/api/practices/A00002/reports', {
+      method: 'POST',
+      json: { state: 'down', by: 'Jane Smith, practice manager', note: 'no clinical system on any PC' },
+    });
+    expect(down.status).toBe(200);
+    await pulse.tick();
+    const detail = (await req('/api/practices/A00002')).body;
+    expect(detail.status).toBe('down');
+    expect(detail.cause).toBe('reported down by Jane Smith, practice manager at 00:16 UTC: no clinical system on any PC');
+    expect(detail.report).toMatchObject({ state: 'down', by: 'Jane Smith, practice manager' });
+    expect(detail.history[0]).toMatchObject({ from: 'up', to: 'down' });
+
+    // A restart (new Pulse on the same store) keeps the report.
+    const again = createPulse({
+      estate: parseEstate(ESTATE, 'e.yaml'),
+      store,
+      clock: { now: () => now },
+      log: silentLogger,
+      workerToken: 'w',
+      readSecret: () => TOKEN,
+    });
+    await again.restore();
+    expect(again.engine.report('A00002')).toMatchObject({ by: 'Jane Smith, practice manager' });
+
+    await req('/api/practices/A00002/reports', { method: 'POST', json: { state: 'up', by: 'Jane Smith, practice manager' } });
+    await pulse.tick();
+    expect((await req('/api/practices/A00002')).body.status).toBe('up');
+  });
+
+  it('answers bad input with 400 naming the field, never 500', async () => {
+    const cases: [string, RequestInit & { json?: unknown }, string][] = [
+      ['/api/practices/A00002/reports', { method: 'POST', json: { state: 'sideways', by: 'x' } }, 'state:'],
+      ['/api/practices/A00002/reports', { method: 'POST', json: { state: 'down' } }, 'by:'],
+      ['/api/practices/A00002/reports', { method: 'POST', json: { state: 'down', by: 'x', extra: 1 } }, 'Unrecognized key'],
+      ['/api/practices/A00002/reports', { method: 'POST', body: '{not json' }, ''],
+      ['/api/practices/a2/reports', { method: 'POST', json: { state: 'down', by: 'x' } }, 'ods: expected an ODS practice code'],
+      ['/api/maintenance', { method: 'POST', json: { subject: 'service:emis-web', start: 'soon', end: 'later', author: 'a', reason: 'r' } }, 'start:'],
+    ];
+    for (const [path, init, fragment] of cases) {
+      const res = await req(path, init);
+      expect(res.status, path).toBe(400);
+      expect(res.body.error.message, path).toContain(fragment);
+    }
+    const big = await req('/api/practices/A00002/reports', { method: 'POST', json: { state: 'down', by: 'x', note: 'y'.repeat(70_000) } });
+    expect(big.status).toBe(413);
+    expect((await req('/api/practices/Z99999')).status).toBe(404);
+  });
+});
+
+describe('maintenance windows', () => {
+  it('shows a service in planned maintenance, its practices too, raises nothing, and ends by itself', async () => {
+    const start = new Date(now + 60_000).toISOString();
+    const end = new Date(now + 3_600_000).toISOString();
+    const created = await req('/api/maintenance', {
+      method: 'POST',
+      json: { subject: 'service:emis-web', start, end, author: 'EMIS (supplier notice 4411)', reason: 'Annual failover test' },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ subject: 'service:emis-web', source: 'api', active: false });
+
+    now += 120_000;
+    pulse.engine.ingest(['s1-api', 'gw1'].map((id) => ok(id)));
+    await pulse.tick();
+    expect((await req('/api/practices/A00001')).body.status).toBe('maintenance');
+    expect((await req('/api/services/emis-web')).body.cause).toBe(`maintenance until ${end}: Annual failover test`);
+    expect((await req('/api/maintenance')).body.windows[0]).toMatchObject({ active: true });
+
+    const cancelled = await req(`/api/maintenance/${created.body.id}/cancel`, { method: 'POST', json: { by: 'ICB ops' } });
+    expect(cancelled.status).toBe(200);
+    pulse.engine.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
+    await pulse.tick();
+    expect((await req('/api/practices/A00001')).body.status).toBe('up');
+    expect((await req('/api/maintenance')).body.windows).toEqual([]);
+    expect((await req(`/api/maintenance/${created.body.id}/cancel`, { method: 'POST', json: { by: 'x' } })).status).toBe(404);
+  });
+
+  it('refuses a window on an unknown subject or ending before it starts', async () => {
+    const body = { start: new Date(now).toISOString(), end: new Date(now + 1000).toISOString(), author: 'a', reason: 'r' };
+    expect((await req('/api/maintenance', { method: 'POST', json: { ...body, subject: 'service:nope' } })).body.error.message).toBe(
+      'subject: unknown service "nope"',
+    );
+    const backwards = { ...body, subject: 'practice:A00001', end: new Date(now - 1000).toISOString() };
+    expect((await req('/api/maintenance', { method: 'POST', json: backwards })).body.error.message).toBe('end: must be after start');
+  });
+});
+
+describe('workstation heartbeats', () => {
+  const beat = (agent: string, token = TOKEN) =>
+    req('/api/heartbeats/B00003', { method: 'POST', json: { agent }, headers: { authorization: `Bearer ${token}` } });
+
+  it('takes a practice down when most of its workstations go silent (a bad endpoint update)', async () => {
+    for (let i = 0; i < 10; i++) expect((await beat(`PC-${i}`)).status).toBe(202);
+    await pulse.tick();
+    await pulse.tick();
+    expect((await req('/api/practices/B00003')).body.status).toBe('up');
+
+    // Seven PCs stop beating; three keep going.
+    for (const step of [60_000, 60_000, 60_000]) {
+      now += step;
+      for (let i = 7; i < 10; i++) await beat(`PC-${i}`);
+      await pulse.tick();
+    }
+    pulse.engine.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
+    await pulse.tick();
+    const detail = (await req('/api/practices/B00003')).body;
+    expect(detail.status).toBe('down');
+    expect(detail.cause).toContain('7 of 10 workstations silent (70%)');
+  });
+
+  it('refuses a wrong token, an unknown practice and a bad body', async () => {
+    expect((await beat('PC-1', 'wrong-token-wrong-token')).status).toBe(401);
+    expect((await req('/api/heartbeats/A00001', { method: 'POST', json: { agent: 'x' } })).status).toBe(404);
+    const bad = await req('/api/heartbeats/B00003', { method: 'POST', json: { agent: '' }, headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/^agent:/);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('publishes every API route', async () => {
+    const doc = (await req('/api/openapi.json')).body;
+    expect(doc.openapi).toBe('3.1.0');
+    for (const path of ['/api/practices', '/api/practices/{ods}', '/api/practices/{ods}/reports', '/api/services', '/api/checks', '/api/maintenance', '/api/heartbeats/{ods}']) {
+      expect(Object.keys(doc.paths)).toContain(path);
+    }
+  });
+});
