@@ -21,6 +21,9 @@ import { practiceRoutes } from './api/practices';
 import { serviceRoutes } from './api/services';
 import type { Estate } from './config/estate';
 import { FleetTracker, fleetResult, secretReader, type ReadSecret } from './fleet';
+import { IncidentTracker, changedSubjects, estateNames, subjectState, type Incident, type IncidentEvent } from './incidents';
+import type { IncidentView } from './live/protocol';
+import { incidentRoutes } from './api/incidents';
 import { LiveHub } from './live/hub';
 import type { Logger } from './log';
 import { MaintenanceBook } from './maintenance';
@@ -62,12 +65,19 @@ export function createPulse(deps: PulseDeps) {
   const fleet =
     fleets.length > 0 ? new FleetTracker({ fleets, startedAt, readSecret: deps.readSecret ?? secretReader() }) : null;
 
+  const incidents = new IncidentTracker({ nextId: () => store.incidents.nextIncidentId(), nameOf: estateNames(estate) });
+
   let metrics: ReturnType<typeof createMetrics>;
   const hub = new LiveHub({
     heartbeatMs,
     bufferLimitBytes: deps.liveBufferLimitBytes ?? 4 * 1024 * 1024,
     now: () => clock.now(),
-    snapshot: () => ({ practices: [...views.practices.values()], services: [...views.services.values()], counts: views.counts() }),
+    snapshot: () => ({
+      practices: [...views.practices.values()],
+      services: [...views.services.values()],
+      counts: views.counts(),
+      incidents: incidents.open().map(incidentView),
+    }),
     onMessage: (type) => metrics.liveMessage(type),
   });
 
@@ -112,14 +122,17 @@ export function createPulse(deps: PulseDeps) {
         }
       }
       const changes = engine.recompute(now);
-      if (changes.length === 0) return 0;
+      // Every tick, even without changes: the tracker writes coalesced counts when they fall due.
+      const incidentEvents = incidents.update(now, changedSubjects(estate, changes));
+      if (changes.length === 0 && incidentEvents.length === 0) return 0;
       for (const change of changes) metrics.transition(splitKey(change.subject)[0], change.to);
       const delta = views.apply(changes);
-      hub.publish({ ...delta, counts: views.counts() });
+      hub.publish({ ...delta, counts: views.counts(), incidents: changedIncidents(incidentEvents) });
       try {
         await store.recordTransitions(changes);
+        await persistIncidents(incidentEvents);
       } catch (err) {
-        log('error', 'could not store status transitions', { count: changes.length, error: String(err) });
+        log('error', 'could not store status transitions or incidents', { count: changes.length, error: String(err) });
       }
       return changes.length;
     } finally {
@@ -127,7 +140,28 @@ export function createPulse(deps: PulseDeps) {
     }
   }
 
-  /** Loads what the store kept from the last run: people's reports, maintenance, the engine's state. */
+  let incidentsBehind = false;
+  /** Writes incident events; after a failed write, the next one rewrites everything open (idempotent). */
+  async function persistIncidents(events: IncidentEvent[]): Promise<void> {
+    try {
+      await store.incidents.applyIncidentEvents(incidentsBehind ? [...incidents.snapshotEvents(), ...events] : events);
+      incidentsBehind = false;
+    } catch (err) {
+      incidentsBehind = true;
+      throw err;
+    }
+  }
+
+  function changedIncidents(events: IncidentEvent[]): IncidentView[] {
+    const ids = new Set<number>();
+    for (const e of events) if (e.type === 'opened' || e.type === 'updated' || e.type === 'resolved') ids.add(e.incident.id);
+    return [...ids].flatMap((id) => {
+      const incident = incidents.get(id);
+      return incident ? [incidentView(incident)] : [];
+    });
+  }
+
+  /** Loads what the store kept from the last run: people's reports, maintenance, the engine's state, incidents. */
   async function restore(): Promise<void> {
     const now = clock.now();
     await maintenance.load(now);
@@ -143,6 +177,16 @@ export function createPulse(deps: PulseDeps) {
     // Apply what was restored without recording it as new transitions.
     engine.recompute(now);
     views.rebuild();
+    const keys = [
+      ...[...estate.services.keys()].map((id) => `service:${id}` as const),
+      ...[...estate.practices.keys()].map((ods) => `practice:${ods}` as const),
+    ];
+    const recent = await store.incidents.recentIncidents(500, 0);
+    incidents.restore(
+      await store.incidents.openIncidents(),
+      keys.map((key) => subjectState(estate, key, engine.status(key)!)),
+      recent.filter((i) => i.status === 'resolved'),
+    );
   }
 
   /** Saves the engine's state so a restart carries on exactly where this run stopped. */
@@ -157,6 +201,7 @@ export function createPulse(deps: PulseDeps) {
     views,
     maintenance,
     fleet,
+    incidents,
     now: () => clock.now(),
     log,
     poke: () => {
@@ -190,6 +235,7 @@ export function createPulse(deps: PulseDeps) {
   app.route('/', checkRoutes(ctx));
   app.route('/', maintenanceRoutes(ctx));
   app.route('/', heartbeatRoutes(ctx));
+  app.route('/', incidentRoutes(ctx));
   app.get('/api/workers', (c) => c.json({ workers: gateway.workers() }));
   app.get('/api/locations', (c) => c.json({ locations: engine.locations(clock.now()) }));
   app.doc31('/api/openapi.json', {
@@ -248,6 +294,7 @@ export function createPulse(deps: PulseDeps) {
     app,
     engine,
     views,
+    incidents,
     hub,
     gateway,
     metrics,
@@ -264,3 +311,17 @@ export function createPulse(deps: PulseDeps) {
 }
 
 export type Pulse = ReturnType<typeof createPulse>;
+
+export function incidentView(i: Incident): IncidentView {
+  return {
+    id: i.id,
+    key: i.key,
+    kind: i.kind,
+    title: i.title,
+    status: i.status,
+    severity: i.severity,
+    openedAt: new Date(i.openedAt).toISOString(),
+    resolvedAt: i.resolvedAt === null ? null : new Date(i.resolvedAt).toISOString(),
+    affected: i.affected.length,
+  };
+}

@@ -2,6 +2,7 @@
 // for through a global), so a test builds the same routes over a temporary store.
 import type { Estate } from '../config/estate';
 import type { FleetTracker } from '../fleet';
+import type { IncidentTracker } from '../incidents';
 import type { Logger } from '../log';
 import type { MaintenanceBook } from '../maintenance';
 import type { StatusEngine } from '../status/engine';
@@ -15,6 +16,7 @@ export interface ApiContext {
   views: Views;
   maintenance: MaintenanceBook;
   fleet: FleetTracker | null;
+  incidents: IncidentTracker;
   now: () => number;
   log: Logger;
   /** Asks for a recompute soon (after a person changed something). */

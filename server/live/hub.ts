@@ -3,13 +3,14 @@
 // buffer limit it stops receiving deltas and gets a fresh snapshot once it has drained.
 // It relays what the engine decided; it never computes status.
 import type { WebSocket } from 'ws';
-import type { Counts, LiveClientMessage, LiveServerMessage, PracticeView, ServiceView } from './protocol';
+import type { Counts, IncidentView, LiveClientMessage, LiveServerMessage, PracticeView, ServiceView } from './protocol';
 import { LIVE_PROTOCOL_VERSION } from './protocol';
 
 export interface LiveState {
   practices: PracticeView[];
   services: ServiceView[];
   counts: Counts;
+  incidents: IncidentView[];
 }
 
 interface Client {
@@ -51,7 +52,7 @@ export class LiveHub {
 
   /** One delta per tick carrying everything that changed in it. */
   publish(delta: LiveState): void {
-    if (delta.practices.length === 0 && delta.services.length === 0) return;
+    if (delta.practices.length === 0 && delta.services.length === 0 && delta.incidents.length === 0) return;
     const at = new Date(this.opts.now()).toISOString();
     for (const client of this.clients) {
       if (this.catchUp(client)) continue;

@@ -36,10 +36,26 @@ export interface ServiceView {
 
 export type Counts = Record<StatusLevel, number> & { backup: number; total: number };
 
+/** An incident as the dashboards see it: grouped by root cause, opened and closed automatically. */
+export interface IncidentView {
+  id: number;
+  /** Root cause: `service:emis-web`, `practice:A81001` or `pcn:<name>`. */
+  key: string;
+  kind: 'service' | 'practice' | 'pcn';
+  title: string;
+  status: 'open' | 'resolved';
+  severity: 'down' | 'degraded';
+  openedAt: string;
+  resolvedAt: string | null;
+  affected: number;
+}
+
 export type LiveServerMessage =
   | { type: 'hello'; protocol: number; heartbeatMs: number }
-  | { type: 'snapshot'; seq: number; at: string; practices: PracticeView[]; services: ServiceView[]; counts: Counts }
-  | { type: 'delta'; seq: number; at: string; practices: PracticeView[]; services: ServiceView[]; counts: Counts }
+  /** `incidents`: every open incident. */
+  | { type: 'snapshot'; seq: number; at: string; practices: PracticeView[]; services: ServiceView[]; counts: Counts; incidents: IncidentView[] }
+  /** `incidents`: incidents opened, changed or resolved in this tick (a resolved one leaves the open list). */
+  | { type: 'delta'; seq: number; at: string; practices: PracticeView[]; services: ServiceView[]; counts: Counts; incidents: IncidentView[] }
   | { type: 'heartbeat'; seq: number; at: string };
 
 export type LiveClientMessage = { type: 'resync' };

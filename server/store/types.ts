@@ -1,6 +1,7 @@
 // The Store contract: what the rest of Pulse may ask of persistence. Asynchronous from day
 // one (PostgreSQL drops in behind it later). It records and reads; it never decides.
 import type { MaintenanceWindow } from '../config/estate';
+import type { IncidentStore } from '../incidents/store';
 import type { PeopleReport, SubjectKey } from '../status/engine';
 import type { Cause, StatusLevel } from '../status/types';
 
@@ -30,6 +31,7 @@ export interface SignalStore {
 
 export interface Store {
   readonly signals: SignalStore;
+  readonly incidents: IncidentStore;
   /** Appends transitions in one transaction: all are written or none. */
   recordTransitions(transitions: StatusTransition[]): Promise<void>;
   /** The latest transitions of one subject, newest first. */

@@ -56,6 +56,7 @@ const snapshot = (seq: number, practices: PracticeView[] = [practice('A81001'), 
   practices,
   services: [emis],
   counts: counts({ up: practices.length, total: practices.length }),
+  incidents: [],
 });
 const delta = (seq: number, practices: PracticeView[], services: ServiceView[] = []): LiveServerMessage => ({
   type: 'delta',
@@ -64,6 +65,7 @@ const delta = (seq: number, practices: PracticeView[], services: ServiceView[] =
   practices,
   services,
   counts: counts({ up: 1, down: 1, total: 2 }),
+  incidents: [],
 });
 const heartbeat = (seq: number): LiveServerMessage => ({ type: 'heartbeat', seq, at: at(T0 + seq * 1000) });
 

@@ -5,6 +5,7 @@ import type { SubjectKey } from '../../status/engine';
 import type { Cause, StatusLevel } from '../../status/types';
 import type { StatusTransition, Store, StoredTransition } from '../types';
 import { migrate, openDatabase, type Db, type Migration } from './db';
+import { SqliteIncidentStore } from './incidents';
 import { SIGNAL_MIGRATIONS, SqliteSignalStore } from './signals';
 
 const TRANSITION_MIGRATIONS: Migration[] = [
@@ -34,12 +35,14 @@ interface EventRow {
 export class SqliteStore implements Store {
   readonly db: Db;
   readonly signals: SqliteSignalStore;
+  readonly incidents: SqliteIncidentStore;
   private readonly insertMany: (rows: StatusTransition[]) => void;
 
   constructor(dataDir: string) {
     this.db = openDatabase(dataDir);
     migrate(this.db, [...TRANSITION_MIGRATIONS, ...SIGNAL_MIGRATIONS]);
     this.signals = new SqliteSignalStore(this.db);
+    this.incidents = new SqliteIncidentStore(this.db);
     const insert = this.db.prepare<[string, string, string, string | null, number]>(
       'INSERT INTO status_events (subject, from_status, to_status, cause, at) VALUES (?, ?, ?, ?, ?)',
     );

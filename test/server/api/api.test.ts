@@ -212,3 +212,53 @@ describe('OpenAPI', () => {
     }
   });
 });
+
+describe('incidents', () => {
+  const failEmis = async () => {
+    for (const at of [now + 1, now + 2]) {
+      pulse.engine.ingest([{ ok: false, checkId: 'emis-api', at, location: 'l', latencyMs: 1, error: 'status', detail: 'status 503, expected 2xx' }]);
+      await pulse.tick();
+    }
+  };
+
+  it('opens one incident for an EMIS Web outage, takes notes and references, and resolves on recovery', async () => {
+    await failEmis();
+    const open = (await req('/api/incidents')).body.incidents;
+    expect(open).toHaveLength(1);
+    expect(open[0]).toMatchObject({ key: 'service:emis-web', title: 'EMIS Web down — 2 practices', affected: ['A00001', 'A00002'] });
+    const id = open[0].id;
+
+    const note = await req(`/api/incidents/${id}/notes`, { method: 'POST', json: { by: 'ICB ops', text: 'EMIS confirm a hosting fault' } });
+    expect(note.status).toBe(200);
+    const ref = await req(`/api/incidents/${id}/references`, {
+      method: 'POST',
+      json: { system: 'service-desk', reference: 'INC0012345', by: 'ICB ops' },
+    });
+    expect(ref.body.references).toEqual([expect.objectContaining({ system: 'service-desk', reference: 'INC0012345' })]);
+
+    pulse.engine.ingest([ok('emis-api', now + 3)]);
+    await pulse.tick();
+    const resolved = (await req(`/api/incidents/${id}`)).body;
+    expect(resolved.status).toBe('resolved');
+    expect(resolved.timeline.map((e: any) => e.type)).toEqual(['opened', 'note', 'reference', 'resolved']);
+    expect((await req('/api/incidents')).body.incidents).toEqual([]);
+    expect((await req('/api/incidents?status=recent')).body.incidents[0].id).toBe(id);
+
+    // References go on open incidents; notes may follow after.
+    expect((await req(`/api/incidents/${id}/references`, { method: 'POST', json: { system: 'supplier', reference: 'X1', by: 'a' } })).status).toBe(409);
+    expect((await req(`/api/incidents/${id}/notes`, { method: 'POST', json: { by: 'a', text: 'post-incident review booked' } })).status).toBe(200);
+  });
+
+  it('answers unknown incidents with 404 and bad notes with 400 naming the field', async () => {
+    expect((await req('/api/incidents/999')).status).toBe(404);
+    expect((await req('/api/incidents/abc')).status).toBe(400);
+    await failEmis();
+    const id = (await req('/api/incidents')).body.incidents[0].id;
+    const empty = await req(`/api/incidents/${id}/notes`, { method: 'POST', json: { by: 'a', text: '   ' } });
+    expect(empty.status).toBe(400);
+    expect(empty.body.error.message).toMatch(/text/);
+    const badSystem = await req(`/api/incidents/${id}/references`, { method: 'POST', json: { system: 'fax', reference: 'x', by: 'a' } });
+    expect(badSystem.status).toBe(400);
+    expect(badSystem.body.error.message).toMatch(/^system:/);
+  });
+});

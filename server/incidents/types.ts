@@ -1,0 +1,119 @@
+// The incident vocabulary shared by the tracker, the store, the API and the dashboard:
+// what an incident is, what its timeline holds, the events that persist it, and the
+// validation of what people add to it. Types and input schemas only — no decisions here.
+import { z } from 'zod';
+import type { SubjectKey } from '../status/engine';
+import type { Cause, StatusLevel } from '../status/types';
+
+/** What one incident is about: a service, a practice failing on its own, or a PCN (suspected common cause). */
+export type IncidentKey = SubjectKey | `pcn:${string}`;
+export type IncidentKind = 'service' | 'practice' | 'pcn';
+export type IncidentSeverity = 'down' | 'degraded';
+
+export const TIMELINE_TYPES = ['opened', 'severity', 'affected', 'note', 'reference', 'grouped', 'resolved'] as const;
+export type TimelineType = (typeof TIMELINE_TYPES)[number];
+
+export interface TimelineEntry {
+  /** Epoch ms. */
+  at: number;
+  type: TimelineType;
+  text: string;
+  /** The person who wrote it (notes, references); absent for automatic entries. */
+  by?: string;
+  /** Practices affected as of this entry; on `opened` and `affected` entries only. */
+  count?: number;
+}
+
+export const REFERENCE_SYSTEMS = ['service-desk', 'supplier', 'other'] as const;
+export type ReferenceSystem = (typeof REFERENCE_SYSTEMS)[number];
+
+/** An IT service desk or supplier incident number recorded against an incident. */
+export interface IncidentReference {
+  system: ReferenceSystem;
+  reference: string;
+  by: string;
+  at: number;
+}
+
+export interface Incident {
+  /** From the store's sequence; shown to people as `#<id>`. */
+  id: number;
+  key: IncidentKey;
+  kind: IncidentKind;
+  title: string;
+  status: 'open' | 'resolved';
+  /** The worst status among its failing subjects. */
+  severity: IncidentSeverity;
+  openedAt: number;
+  resolvedAt: number | null;
+  /**
+   * ODS codes of the practices in it, sorted. Current while open; a resolved incident keeps
+   * the list it had just before it resolved (`peakAffected` and the timeline keep the rest).
+   */
+  affected: string[];
+  peakAffected: number;
+  /** Every subject (services and practices) in it, sorted; frozen like `affected` on resolution. */
+  subjects: SubjectKey[];
+  timeline: TimelineEntry[];
+  references: IncidentReference[];
+}
+
+/** An incident without its timeline and references: the row the store upserts. */
+export type IncidentSummary = Omit<Incident, 'timeline' | 'references'>;
+
+/**
+ * What to persist, in order, all in one transaction. Header events carry the incident's
+ * complete current summary (an upsert, so replaying is harmless); timeline entries and
+ * references are appended at their position `seq` (replaying one already stored is a no-op).
+ */
+export type IncidentEvent =
+  | { type: 'opened'; incident: IncidentSummary }
+  | { type: 'updated'; incident: IncidentSummary }
+  | { type: 'resolved'; incident: IncidentSummary }
+  | { type: 'timeline'; id: number; seq: number; entry: TimelineEntry }
+  | { type: 'reference'; id: number; seq: number; reference: IncidentReference };
+
+/** The latest state of one subject, as the tracker is told it. */
+export interface SubjectState {
+  key: SubjectKey;
+  status: StatusLevel;
+  cause: Cause | null;
+  /** The practice's PCN; null for services. */
+  pcn: string | null;
+  name: string;
+}
+
+export const NOTE_MAX = 2_000;
+export const REFERENCE_MAX = 100;
+export const AUTHOR_MAX = 100;
+
+const author = z.string().trim().min(1, 'is required').max(AUTHOR_MAX, `must be at most ${AUTHOR_MAX} characters`);
+
+export const noteInput = z.object({
+  by: author,
+  text: z.string().trim().min(1, 'is required').max(NOTE_MAX, `must be at most ${NOTE_MAX.toLocaleString('en-GB')} characters`),
+});
+export type NoteInput = z.input<typeof noteInput>;
+
+export const referenceInput = z.object({
+  system: z.enum(REFERENCE_SYSTEMS, { message: `must be one of ${REFERENCE_SYSTEMS.join(', ')}` }),
+  reference: z
+    .string()
+    .trim()
+    .min(1, 'is required')
+    .max(REFERENCE_MAX, `must be at most ${REFERENCE_MAX} characters`)
+    .regex(/^[^\p{Cc}]+$/u, 'must be one line of printable text'),
+  by: author,
+});
+export type ReferenceInput = z.input<typeof referenceInput>;
+
+export type IncidentErrorCode = 'INCIDENT_NOT_FOUND' | 'INCIDENT_RESOLVED' | 'INVALID_NOTE' | 'INVALID_REFERENCE';
+
+export interface IncidentError {
+  code: IncidentErrorCode;
+  message: string;
+  /** The input field at fault, for validation errors. */
+  field?: string;
+}
+
+export type AnnotateResult = { ok: true; incident: Incident; events: IncidentEvent[] } | { ok: false; error: IncidentError };

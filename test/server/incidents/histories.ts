@@ -1,0 +1,49 @@
+// Random histories of status changes for a small estate, shared by the property tests.
+import fc from 'fast-check';
+import type { SubjectState } from '../../../server/incidents/types';
+import { STATUS_LEVELS, type Cause, type StatusLevel } from '../../../server/status/types';
+import { checks, practice, service, upstream } from './fixtures';
+
+export const PRACTICES: [string, string | null][] = [
+  ['A00001', 'P1'], ['A00002', 'P1'], ['A00003', 'P1'], ['A00004', 'P1'],
+  ['B00001', 'P2'], ['B00002', 'P2'], ['B00003', 'P2'],
+  ['C00001', null],
+];
+export const SERVICES = ['hscn', 'emis-web', 'systmone', 'nhs111-online'];
+
+export const practiceCauses: (Cause | null)[] = [
+  null,
+  upstream('emis-web'),
+  upstream('emis-web', 'hscn'),
+  upstream('systmone'),
+  { kind: 'upstream', service: 'nhs111-online', impact: 'degrading', status: 'down', via: null },
+];
+const serviceCauses: (Cause | null)[] = [null, upstream('hscn')];
+
+const statusArb = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom<StatusLevel>('down', 'up') },
+  { weight: 1, arbitrary: fc.constantFrom<StatusLevel>(...STATUS_LEVELS) },
+);
+const changeArb = fc.record({
+  subject: fc.nat(PRACTICES.length + SERVICES.length - 1),
+  status: statusArb,
+  cause: fc.nat(practiceCauses.length), // the last index means "own checks"
+});
+const stepArb = fc.record({ dtSeconds: fc.integer({ min: 0, max: 400 }), changes: fc.array(changeArb, { maxLength: 6 }) });
+export const historyArb = fc.array(stepArb, { minLength: 1, maxLength: 40 });
+
+export function stateOf(change: { subject: number; status: StatusLevel; cause: number }): SubjectState {
+  if (change.subject < PRACTICES.length) {
+    const [ods, pcn] = PRACTICES[change.subject]!;
+    const cause = practiceCauses[change.cause] ?? checks(`${ods}-gateway`, 'status 503, expected 2xx', change.status);
+    return practice(ods, change.status, change.status === 'up' ? null : cause, pcn);
+  }
+  const id = SERVICES[change.subject - PRACTICES.length]!;
+  const cause = id === 'emis-web' ? (serviceCauses[change.cause % 3] ?? checks(`${id}-api`, 'timeout')) : checks(`${id}-api`, 'timeout');
+  return service(id, change.status, change.status === 'up' ? null : cause);
+}
+
+export const allUp = (): SubjectState[] => [
+  ...PRACTICES.map(([ods, pcn]) => practice(ods, 'up', null, pcn)),
+  ...SERVICES.map((id) => service(id, 'up')),
+];
