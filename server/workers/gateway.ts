@@ -17,6 +17,7 @@ const resultSchema = z.discriminatedUnion('ok', [
     location: z.string(),
     latencyMs: z.number(),
     detail: z.string().optional(),
+    degraded: z.string().max(1_000).optional(),
   }),
   z.object({
     ok: z.literal(false),
