@@ -1,11 +1,15 @@
 // The whole dispatch from a check's `kind` to its implementation. Adding a
 // check kind is adding one file in probes/ and one line here.
 // Must never hold per-check state or branch on kind names anywhere else.
+import { dns } from './dns';
+import { fhir } from './fhir';
 import { http } from './http';
+import { nhsApi } from './nhs-api';
 import { tcp } from './tcp';
+import { tls } from './tls';
 import type { CheckKind } from './types';
 
-export const checkKinds = { http, tcp } as const;
+export const checkKinds = { http, tcp, dns, tls, fhir, 'nhs-api': nhsApi } as const;
 
 export type CheckKindName = keyof typeof checkKinds;
 

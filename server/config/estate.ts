@@ -172,6 +172,13 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
         fail([...path, 'timeout'], `timeout ${entry.timeout ?? data.defaults.timeout} is longer than the interval ${entry.interval ?? data.defaults.interval}`);
       }
       const { id, kind: kindName, target, interval: _i, timeout: _t, ...options } = entry;
+      // The kind's own schema again, whole: rules that compare options (e.g. `_status` needs `apiKey`).
+      const whole = kind.options.safeParse(options);
+      if (!whole.success) {
+        const issue = whole.error.issues[0]!;
+        const at = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+        fail([...path, ...at], issue.message);
+      }
       checks.set(id, { id, kind: kindName, target, intervalMs, timeoutMs, options, subject });
       checkPath.set(id, path);
       return id;

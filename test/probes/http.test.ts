@@ -90,6 +90,32 @@ describe('http check kind', () => {
     expect(seen).toEqual([{ method: 'HEAD', auth: 'A81001' }]);
   });
 
+  it('takes a header value from a secret reference on this host, and names the reference when it is missing', async () => {
+    const seen: (string | undefined)[] = [];
+    const url = await serve((req, res) => {
+      seen.push(req.headers.authorization);
+      res.statusCode = 403;
+      res.end(`forbidden: ${req.headers.authorization}`);
+    });
+    const opts = { headers: { Authorization: { env: 'PULSE_TEST_BEARER' } }, expect: { status: [200] } };
+    expect(await probe(url, opts)).toMatchObject({
+      ok: false,
+      error: 'error',
+      detail: 'headers.Authorization: environment variable PULSE_TEST_BEARER is not set on this worker',
+    });
+    process.env.PULSE_TEST_BEARER = 'Bearer tok-0123456789abcdef\n';
+    try {
+      expect(await probe(url, { ...opts, expect: { status: [403], bodyContains: 'allowed' } })).toMatchObject({
+        ok: false,
+        error: 'assertion',
+      });
+      expect(seen).toEqual(['Bearer tok-0123456789abcdef']);
+    } finally {
+      delete process.env.PULSE_TEST_BEARER;
+      clearSecretCache();
+    }
+  });
+
   it('checks bodyContains: a miss is an assertion failure naming the text, a hit passes', async () => {
     const url = await serve((_req, res) => res.end('<h1>Book an appointment</h1>'));
     const miss = await probe(url, { expect: { bodyContains: 'Online services' } });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { clearSecretCache, redact, resolveSecret, SECRET_FILE_CACHE_MS, secretRef } from '../../probes/secrets';
+import { clearSecretCache, redact, resolveSecret, scrub, SECRET_FILE_CACHE_MS, secretRef } from '../../probes/secrets';
 
 const dir = mkdtempSync(join(tmpdir(), 'pulse-secrets-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,5 +80,11 @@ describe('secret references', () => {
       detail: 'a [redacted]',
       degraded: '[redacted] b',
     });
+  });
+
+  it('redacts a fragment of a long secret, so a quote cut short cannot leak its start', () => {
+    const token = 'eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJwdWxzZSJ9.c2lnbmF0dXJl';
+    expect(scrub(`got "${token.slice(0, 30)}…"`, [token])).toBe('got "[redacted]…"');
+    expect(scrub('nothing to hide here', [token])).toBe('nothing to hide here');
   });
 });

@@ -8,7 +8,8 @@ import { makeTlsFixtures, type TlsFixtures } from './tls-fixtures';
 const servers: Server[] = [];
 
 async function listen(host = '127.0.0.1'): Promise<{ server: Server; port: number }> {
-  const server = createServer((socket) => socket.on('error', () => {}));
+  // resume(): a peer's unread bytes (a ClientHello) would otherwise keep the socket, and close(), waiting.
+  const server = createServer((socket) => socket.on('error', () => {}).resume());
   servers.push(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -102,7 +103,7 @@ describe('tcp check kind', () => {
 
     it('fails as tls when the peer does not speak TLS', async () => {
       const server = createServer((socket) => {
-        socket.on('error', () => {});
+        socket.on('error', () => {}).resume();
         socket.end('SSH-2.0-OpenSSH_9.6\r\n');
       });
       servers.push(server);

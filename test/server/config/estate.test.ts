@@ -88,6 +88,11 @@ describe('estate loader', () => {
     ['a service dependency cycle', GOOD.replace('    kind: network\n', '    kind: network\n    dependsOn:\n      - service: emis-web\n'), 'dependency cycle: hscn → emis-web → hscn'],
     ['invalid YAML', 'services:\n  - id: [\n', 'estate.yaml:3: invalid YAML'],
     [
+      'an option rule across fields (nhs-api _status needs an apiKey)',
+      GOOD.replace('kind: tcp\n        target: 127.0.0.1:9', 'kind: nhs-api\n        target: https://api.example.nhs.uk/pds\n        endpoint: _status'),
+      'estate.yaml:9: services[0].checks[0].apiKey: required for endpoint _status',
+    ],
+    [
       'a maintenance window on an unknown service',
       `${GOOD}maintenance:\n  - { subject: "service:emis", start: "2026-11-28T13:00:00Z", end: "2026-11-28T17:00:00Z", author: EMIS, reason: Failover test }\n`,
       'estate.yaml:41: maintenance[0].subject: unknown service "emis"',
