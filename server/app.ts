@@ -12,7 +12,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { WebSocketServer } from 'ws';
 import { getCheckKind } from '../probes/registry';
-import type { CheckAssignment } from '../probes/types';
+import type { CheckAssignment, CheckResult } from '../probes/types';
 import { checkRoutes } from './api/checks';
 import { errorBody, type ApiContext } from './api/context';
 import { heartbeatRoutes } from './api/heartbeats';
@@ -21,9 +21,12 @@ import { practiceRoutes } from './api/practices';
 import { serviceRoutes } from './api/services';
 import type { Estate } from './config/estate';
 import { FleetTracker, fleetResult, secretReader, type ReadSecret } from './fleet';
+import { HistoryRecorder } from './history/recorder';
+import { pruneOnce } from './history/retention';
 import { IncidentTracker, changedSubjects, estateNames, subjectState, type Incident, type IncidentEvent } from './incidents';
 import type { IncidentView } from './live/protocol';
 import { incidentRoutes } from './api/incidents';
+import { historyRoutes } from './api/history';
 import { LiveHub } from './live/hub';
 import type { Logger } from './log';
 import { MaintenanceBook } from './maintenance';
@@ -65,6 +68,7 @@ export function createPulse(deps: PulseDeps) {
   const fleet =
     fleets.length > 0 ? new FleetTracker({ fleets, startedAt, readSecret: deps.readSecret ?? secretReader() }) : null;
 
+  const history = new HistoryRecorder({ store: store.history, recent: { initialChecks: estate.checks.size }, log });
   const incidents = new IncidentTracker({ nextId: () => store.incidents.nextIncidentId(), nameOf: estateNames(estate) });
 
   let metrics: ReturnType<typeof createMetrics>;
@@ -89,13 +93,7 @@ export function createPulse(deps: PulseDeps) {
   const gateway = new WorkerGateway({
     token: deps.workerToken,
     checks: assignments,
-    onResults: (results) => {
-      engine.ingest(results);
-      for (const r of results) {
-        const kind = estate.checks.get(r.checkId)?.kind;
-        if (kind) metrics.checkResult(kind, r.ok ? 'ok' : r.error);
-      }
-    },
+    onResults: (results) => ingest(results),
     onProtocolError: (reason) => log('warn', reason),
   });
 
@@ -106,8 +104,19 @@ export function createPulse(deps: PulseDeps) {
     workers: () => gateway.workers(),
   });
 
+  /** Results from probe workers: into the engine, the history and the metrics. */
+  function ingest(results: CheckResult[]): void {
+    engine.ingest(results);
+    history.record(results.filter((r) => estate.checks.has(r.checkId)));
+    for (const r of results) {
+      const kind = estate.checks.get(r.checkId)?.kind;
+      if (kind) metrics.checkResult(kind, r.ok ? 'ok' : r.error);
+    }
+  }
+
   let ticking = false;
   let poked = false;
+  let lastPrune = startedAt;
   /** Recomputes statuses, then fans the changes out: live feed first, then the store. */
   async function tick(): Promise<number> {
     if (ticking) return 0;
@@ -118,8 +127,19 @@ export function createPulse(deps: PulseDeps) {
       if (fleet) {
         for (const [ods, status] of fleet.evaluateAll(now)) {
           const result = fleetResult(ods, status, now);
-          if (result) engine.ingest([result]);
+          if (result) {
+            engine.ingest([result]);
+            history.record([result]);
+          }
         }
+      }
+      // Minute summaries once a minute (never throws), retention once an hour.
+      void history.flush(now);
+      if (now - lastPrune >= 3_600_000) {
+        lastPrune = now;
+        pruneOnce({ history: store.history, transitions: store }, estate.retention, now).catch((err: unknown) =>
+          log('error', 'retention pass failed', { error: String(err) }),
+        );
       }
       const changes = engine.recompute(now);
       // Every tick, even without changes: the tracker writes coalesced counts when they fall due.
@@ -202,6 +222,7 @@ export function createPulse(deps: PulseDeps) {
     maintenance,
     fleet,
     incidents,
+    history,
     now: () => clock.now(),
     log,
     poke: () => {
@@ -236,6 +257,7 @@ export function createPulse(deps: PulseDeps) {
   app.route('/', maintenanceRoutes(ctx));
   app.route('/', heartbeatRoutes(ctx));
   app.route('/', incidentRoutes(ctx));
+  app.route('/', historyRoutes(ctx));
   app.get('/api/workers', (c) => c.json({ workers: gateway.workers() }));
   app.get('/api/locations', (c) => c.json({ locations: engine.locations(clock.now()) }));
   app.doc31('/api/openapi.json', {
@@ -298,9 +320,12 @@ export function createPulse(deps: PulseDeps) {
     hub,
     gateway,
     metrics,
+    ingest,
     tick,
     restore,
     saveState,
+    /** Writes what is held in memory (the unfinished minute) before the store closes. */
+    flushHistory: () => history.close(),
     heartbeat: () => {
       hub.heartbeat();
       gateway.sweep();

@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   const options = readOptions();
   const log = jsonLogger(process.stdout, (process.env.PULSE_LOG_LEVEL as 'info' | undefined) ?? 'info');
   let stopDemo: () => Promise<void> = async () => {};
+  let afterStart: (url: string) => void = () => {};
   let start: StartOptions;
 
   if (options.config) {
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
     const { prepareDemo } = await import('./demo');
     const demo = await prepareDemo({ ...options, log }).catch((err: Error) => fail(err.message));
     stopDemo = demo.stop;
+    afterStart = demo.afterStart;
     start = { ...options, host: demo.host, estate: demo.estate, log };
   }
 
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     if (e.code === 'EACCES') fail(`not allowed to listen on ${start.host}:${options.port}`);
     fail(`could not start: ${e.message}`);
   }
+  afterStart(running.url);
   process.stdout.write(`\n  Pulse is running at ${running.url}\n\n`);
 
   const shutdown = (signal: string) => {

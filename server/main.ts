@@ -66,7 +66,14 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
     pulse.saveState().catch((err: unknown) => opts.log('error', 'could not save the engine state', { error: String(err) }));
   }, opts.saveStateMs ?? 30_000);
 
-  const workers = new LocalWorkers(opts.localWorkers, url.replace(/^http/, 'ws'), workerToken, opts.log);
+  const fleetTokenVars = [...opts.estate.practices.values()].flatMap((p) => (p.fleet && 'env' in p.fleet.token ? [p.fleet.token.env] : []));
+  const workers = new LocalWorkers(
+    opts.localWorkers,
+    url.replace(/^http/, 'ws'),
+    workerToken,
+    opts.log,
+    new Set(['PULSE_WORKER_TOKEN', 'PULSE_DEMO_FLEET_TOKEN', ...fleetTokenVars]),
+  );
   workers.start();
   opts.log('info', 'Pulse is listening', {
     url,
@@ -94,6 +101,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
         });
         await pulse.tick();
         await pulse.saveState();
+        await pulse.flushHistory();
         await store.close();
       })()),
   };
@@ -110,6 +118,7 @@ class LocalWorkers {
     private readonly serverUrl: string,
     private readonly token: string,
     private readonly log: Logger,
+    private readonly withhold: Set<string>,
   ) {}
 
   start(): void {
@@ -120,8 +129,14 @@ class LocalWorkers {
     if (this.stopped) return;
     const child = spawn(process.execPath, ['--import', 'tsx', 'probes/worker.ts'], {
       cwd: ROOT,
-      // The token goes by environment, not argv, so it does not show in `ps`.
-      env: { ...process.env, PULSE_SERVER_URL: this.serverUrl, PULSE_WORKER_TOKEN: this.token, PULSE_LOCATION: 'local' },
+      // The token goes by environment, not argv, so it does not show in `ps`. Secrets only the
+      // server needs (fleet agent tokens) are withheld; probe secrets (API keys) pass through.
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !this.withhold.has(name))),
+        PULSE_SERVER_URL: this.serverUrl,
+        PULSE_WORKER_TOKEN: this.token,
+        PULSE_LOCATION: 'local',
+      },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     this.children.add(child);

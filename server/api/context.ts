@@ -2,6 +2,7 @@
 // for through a global), so a test builds the same routes over a temporary store.
 import type { Estate } from '../config/estate';
 import type { FleetTracker } from '../fleet';
+import type { HistoryRecorder } from '../history/recorder';
 import type { IncidentTracker } from '../incidents';
 import type { Logger } from '../log';
 import type { MaintenanceBook } from '../maintenance';
@@ -17,6 +18,7 @@ export interface ApiContext {
   maintenance: MaintenanceBook;
   fleet: FleetTracker | null;
   incidents: IncidentTracker;
+  history: HistoryRecorder;
   now: () => number;
   log: Logger;
   /** Asks for a recompute soon (after a person changed something). */

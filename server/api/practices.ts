@@ -2,9 +2,11 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { causeChainText } from '../status/types';
 import { checkView } from './checks';
+import { availabilityOf } from './history';
 import { errorBody, type ApiContext } from './context';
 import {
   CheckView,
+  Availability,
   Counts,
   Dependency,
   MaintenanceWindow,
@@ -17,7 +19,6 @@ import {
   errors,
   json,
 } from './schemas';
-import { causeText } from '../status/types';
 
 const PracticeDetail = Practice.extend({
   causeChain: z.string().openapi({ example: 'down ← upstream: emis-web ← check emis-web-api: status 503, expected 200' }),
@@ -26,6 +27,7 @@ const PracticeDetail = Practice.extend({
   report: Report.nullable(),
   maintenance: MaintenanceWindow.nullable(),
   history: z.array(Transition),
+  availability: z.array(Availability),
 }).openapi('PracticeDetail');
 
 export function practiceRoutes(ctx: ApiContext) {
@@ -105,7 +107,8 @@ export function practiceRoutes(ctx: ApiContext) {
                 active: true,
               }
             : null,
-          history: history.map((t) => ({ from: t.from, to: t.to, at: new Date(t.at).toISOString(), cause: causeText(t.cause) })),
+          history: history.map((t) => ({ from: t.from, to: t.to, at: new Date(t.at).toISOString(), cause: t.cause })),
+          availability: await availabilityOf(ctx, `practice:${ods}`),
         },
         200,
       );

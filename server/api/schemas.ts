@@ -81,7 +81,10 @@ export const Transition = z
 export const Availability = z
   .object({
     window: z.enum(['24h', '7d', '30d']),
-    availability: z.number().nullable().openapi({ description: 'Share of known, unplanned time the subject could work (up or degraded); null with no known time.' }),
+    availability: z
+      .number()
+      .nullable()
+      .openapi({ description: 'Time up or degraded ÷ (window − maintenance − unknown); null when no time is known.' }),
     msByStatus: z.record(z.string(), z.number()),
   })
   .openapi('Availability');

@@ -3,8 +3,16 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { causeChainText } from '../status/types';
 import { checkView } from './checks';
+import { availabilityOf } from './history';
 import { errorBody, type ApiContext } from './context';
-import { CheckView, Dependency, IdParam, Service, errors, json } from './schemas';
+import { Availability, CheckView, Dependency, IdParam, Service, errors, json } from './schemas';
+
+const ServiceWithAvailability = Service.extend({
+  causeChain: z.string(),
+  dependsOn: z.array(Dependency),
+  checks: z.array(CheckView),
+  availability: z.array(Availability),
+}).openapi('ServiceWithAvailability');
 
 const ServiceDetail = Service.extend({
   causeChain: z.string(),
@@ -46,12 +54,12 @@ export function serviceRoutes(ctx: ApiContext) {
       summary: 'One service',
       tags: ['services'],
       request: { params: IdParam },
-      responses: { 200: json(ServiceDetail, 'The service'), 400: errors[400], 404: errors[404] },
+      responses: { 200: json(ServiceWithAvailability, 'The service, with availability over 24 h, 7 d and 30 d'), 400: errors[400], 404: errors[404] },
     }),
-    (c) => {
+    async (c) => {
       const { id } = c.req.valid('param');
       if (!ctx.estate.services.has(id)) return c.json(errorBody('NOT_FOUND', `no service "${id}"`), 404);
-      return c.json(detail(id, ctx.now()), 200);
+      return c.json({ ...detail(id, ctx.now()), availability: await availabilityOf(ctx, `service:${id}`) }, 200);
     },
   );
   return app;

@@ -6,6 +6,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import { getCheckKind } from '../../probes/registry';
 import type { FleetConfig } from '../fleet/config';
+import { resolveRetention, type Retention } from '../history/retention';
 import { FLEET_CHECK_KIND, fleetCheckId } from '../fleet/toResult';
 import type { CheckAssignment } from '../../probes/types';
 import { parseDuration } from './duration';
@@ -57,6 +58,7 @@ export interface Estate {
   };
   /** Planned maintenance windows from the file (more can be added through the API). */
   maintenance: MaintenanceWindow[];
+  retention: Retention;
 }
 
 export interface MaintenanceWindow {
@@ -267,6 +269,7 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
     checks,
     status: flapping ? { ...rules, flapping: { windowMs: parseDuration(flapping.window)!, maxChanges: flapping.maxChanges } } : rules,
     maintenance,
+    retention: resolveRetention(data.retention),
   };
 }
 

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { checkKinds } from '../../probes/registry';
 import { parseDuration } from './duration';
 import { fleetSchema } from '../fleet/config';
+import { retentionSchema } from '../history/retention';
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, {
   message: 'expected a duration such as 500ms, 30s, 2m or 1h',
@@ -118,6 +119,8 @@ export const estateFileSchema = z
       .strict()
       .default({ failuresToDown: 2, successesToUp: 1, quorum: 1, flapping: { window: '10m', maxChanges: 6 } }),
     maintenance: z.array(maintenanceSchema).default([]),
+    /** How long status transitions and per-minute check summaries are kept. */
+    retention: retentionSchema,
     services: z.array(serviceSchema).min(1, 'expected at least one service'),
     practices: z.array(practiceSchema).default([]),
   })

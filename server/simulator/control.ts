@@ -1,5 +1,6 @@
 // The simulator's control API: a small Hono app to list, set and clear faults, play
-// scenarios and fetch the simulated estate, served on loopback only. It drives a
+// scenarios, see the simulated workstation agents and fetch the simulated estate, served
+// on loopback only. It drives a
 // Simulator handed to it and holds no state of its own. Must never bind anything but
 // 127.0.0.1. Never imported by production code.
 import { serve } from '@hono/node-server';
@@ -104,11 +105,21 @@ export function createControlApp(sim: Simulator): Hono {
     return c.json({ scenario: name, runningUntil: info?.runningUntil ?? null, faults: sim.faults() }, 202);
   });
 
+  // Simulated workstation agents per practice: agents, silent, heartbeats sent and failed.
+  app.get('/agents', (c) => c.json(sim.agents()));
+
   app.get('/estate', (c) => c.json({ services: sim.services, practices: sim.practices }));
 
   app.get('/estate.yaml', (c) => {
     // estateYaml checks the durations and names the bad one (a 400 via onError).
-    const yaml = sim.estateYaml({ interval: c.req.query('interval'), timeout: c.req.query('timeout') });
+    const degradedAfter = c.req.query('degradedAfter');
+    const tokenEnv = c.req.query('fleetTokenEnv');
+    const yaml = sim.estateYaml({
+      interval: c.req.query('interval'),
+      timeout: c.req.query('timeout'),
+      ...(degradedAfter === undefined ? {} : { degradedAfter: degradedAfter === 'off' ? false : degradedAfter }),
+      ...(tokenEnv === undefined ? {} : { fleet: { tokenEnv, interval: c.req.query('fleetInterval') } }),
+    });
     return c.body(yaml, 200, { 'content-type': 'application/yaml; charset=utf-8' });
   });
 

@@ -1,7 +1,7 @@
 // Writes an estate file for Pulse that points at the running simulator's endpoints, in
 // the format of server/config/schema.ts. Pure: ports come in with the services and
 // practices. Never imported by production code (Pulse reads the file, not this module).
-import { Document, isScalar, isSeq, visit } from 'yaml';
+import { Document, isMap, isScalar, isSeq, visit } from 'yaml';
 import type { ServiceSpec } from './estate';
 import { SimulatorError, type EstateYamlOptions, type SimPractice, type SimService } from './types';
 
@@ -20,14 +20,26 @@ const HEADER = [
   " A practice's `system` is its principal clinical system: an implied critical dependency.",
 ].join('\n');
 
+/** Fleet thresholds written for every simulated fleet (Pulse's own defaults, spelt out). */
+export const SIM_FLEET_RULES = { silentAfter: 3, degradedAt: 0.2, downAt: 0.5 } as const;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * `fleetPlan` (ODS code → agent count) says which practices get a `fleet:` block; it is
+ * used only with `opts.fleet`.
+ */
 export function renderEstateYaml(
   catalogue: readonly ServiceSpec[],
   services: readonly SimService[],
   practices: readonly SimPractice[],
   opts: EstateYamlOptions = {},
+  fleetPlan: ReadonlyMap<string, number> = new Map(),
 ): string {
   const interval = duration('interval', opts.interval ?? '5s');
   const timeout = duration('timeout', opts.timeout ?? '2s');
+  const degradedAfter = opts.degradedAfter === false ? null : duration('degradedAfter', opts.degradedAfter ?? '1s');
+  const fleet = opts.fleet ? fleetBlock(opts.fleet) : null;
   const byId = new Map(services.map((s) => [s.id, s]));
 
   const estate = {
@@ -43,7 +55,13 @@ export function renderEstateYaml(
         checks: [
           spec.check === 'tcp' && live.tcp !== null
             ? { id: `${spec.id}-tcp`, kind: 'tcp', target: live.tcp }
-            : { id: `${spec.id}-api`, kind: 'http', target: live.url, expect: { status: [200] } },
+            : {
+                id: `${spec.id}-api`,
+                kind: 'http',
+                target: live.url,
+                expect: { status: [200] },
+                ...(degradedAfter === null ? {} : { degradedAfter }),
+              },
         ],
       };
     }),
@@ -55,6 +73,7 @@ export function renderEstateYaml(
       system: p.system,
       dependsOn: practiceDependencies.map((d) => ({ ...d })),
       checks: [{ id: `${p.ods}-gateway`, kind: 'http', target: p.gatewayUrl }],
+      ...(fleet && fleetPlan.has(p.ods) ? { fleet: { ...fleet(), expectedAgents: fleetPlan.get(p.ods)! } } : {}),
     })),
   };
 
@@ -64,12 +83,22 @@ export function renderEstateYaml(
   visit(doc, {
     Pair(_, pair) {
       if (isScalar(pair.key) && pair.key.value === 'status' && isSeq(pair.value)) pair.value.flow = true;
+      if (isScalar(pair.key) && pair.key.value === 'token' && isMap(pair.value)) pair.value.flow = true;
     },
   });
   return doc.toString({ lineWidth: 0 });
 }
 
-function duration(field: 'interval' | 'timeout', value: string): string {
+/** A fresh block each call, so the YAML writer never emits anchors and aliases. */
+function fleetBlock(opts: NonNullable<EstateYamlOptions['fleet']>): () => Record<string, unknown> {
+  if (!ENV_NAME.test(opts.tokenEnv)) {
+    throw new SimulatorError('BAD_OPTIONS', `fleet.tokenEnv: expected an environment variable name, got "${opts.tokenEnv}"`, 'fleet.tokenEnv');
+  }
+  const interval = duration('fleet.interval', opts.interval ?? '15s');
+  return () => ({ token: { env: opts.tokenEnv }, interval, ...SIM_FLEET_RULES });
+}
+
+function duration(field: string, value: string): string {
   const match = DURATION.exec(value);
   if (!match || !(Number(match[1]) > 0)) {
     throw new SimulatorError('BAD_OPTIONS', `${field}: expected a duration such as 500ms, 5s or 2m, got "${value}"`, field);

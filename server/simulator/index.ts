@@ -4,6 +4,7 @@
 // end-to-end tests and benchmarks only: production code must never import it, and it
 // must never bind anything but 127.0.0.1.
 import { z } from 'zod';
+import { AgentRunner, parseAgentsOptions, planFleet } from './agents';
 import { createControlApp, MAX_SCENARIO_MS, serveControl, type ControlServer } from './control';
 import { Endpoint, LOOPBACK, type Reply, type Router } from './endpoint';
 import { generatePractices, serviceCatalogue, type PracticeSpec, type ServiceSpec } from './estate';
@@ -21,7 +22,8 @@ import {
 } from './types';
 
 export * from './types';
-export { scenarios } from './scenarios';
+export { scenarios, BAD_UPDATE_SHARE, BAD_UPDATE_SILENT_AGENTS, PARTIAL_SLOW_MS } from './scenarios';
+export { DEFAULT_AGENTS_PER_PRACTICE, DEFAULT_AGENT_INTERVAL_MS, silenceRanks } from './agents';
 export { serviceCatalogue, clinicalSystems } from './estate';
 
 export const realClock: SimulatorClock = {
@@ -122,6 +124,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   /** Running scenario plays by name: the timer that ends each and when. */
   const running = new Map<string, { handle: unknown; until: number }>();
+  /** Silenced workstation agents by who asked: ODS code → share silent. */
+  const silences = new Map<FaultSource, Map<string, number>>();
+  const silentShare = (ods: string): number => {
+    let share = 0;
+    for (const bySource of silences.values()) share = Math.max(share, bySource.get(ods) ?? 0);
+    return share;
+  };
+  let agentRunner: AgentRunner | undefined;
+  let agentsRunning = false;
   let closed = false;
 
   function assertOpen(): void {
@@ -158,7 +169,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (!run) return Promise.resolve();
     clock.clearTimeout(run.handle);
     running.delete(name);
+    silences.delete(`scenario:${name}`);
     return apply(table.clearSource(`scenario:${name}`));
+  }
+
+  async function stopAgents(): Promise<void> {
+    const runner = agentRunner;
+    agentsRunning = false;
+    await runner?.stop();
   }
 
   const sim: Simulator = {
@@ -166,7 +184,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     practices,
     controlUrl: '',
 
-    estateYaml: (yamlOpts) => renderEstateYaml(serviceCatalogue, services, practices, yamlOpts),
+    estateYaml: (yamlOpts = {}) => {
+      const { fleet } = yamlOpts;
+      const plan = fleet
+        ? planFleet(specs, options.seed, { agentsPerPractice: fleet.agentsPerPractice, practices: fleet.practices })
+        : new Map<string, number>();
+      return renderEstateYaml(serviceCatalogue, services, practices, yamlOpts, plan);
+    },
 
     fail(target, mode, failOpts = {}) {
       assertOpen();
@@ -184,6 +208,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       assertOpen();
       checkTarget(target);
       table.clearTarget(target);
+      if (target.startsWith('practice:')) {
+        for (const bySource of silences.values()) bySource.delete(target.slice('practice:'.length));
+      }
       return apply([target]);
     },
 
@@ -191,6 +218,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       assertOpen();
       for (const run of running.values()) clock.clearTimeout(run.handle);
       running.clear();
+      silences.clear();
       return apply(table.clearAll());
     },
 
@@ -218,6 +246,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         table.set(target, fault, source, until);
         touched.push(target);
       }
+      const silenced = scenario.silences?.({ practices: specs, seed: options.seed }) ?? [];
+      if (silenced.length > 0) silences.set(source, new Map(silenced.map((s) => [s.ods, s.share])));
+      else silences.delete(source);
       const handle = clock.setTimeout(() => void endScenario(name), durationMs);
       running.set(name, { handle, until });
       return apply(touched);
@@ -233,14 +264,36 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
     faults: () => table.snapshot(),
 
-    settled: () => Promise.all(endpoints.map((e) => e.settled())).then(() => undefined),
+    startAgents(agentOpts) {
+      assertOpen();
+      const resolved = parseAgentsOptions(agentOpts);
+      const plan = planFleet(specs, options.seed, { agentsPerPractice: resolved.agentsPerPractice, practices: resolved.practices });
+      // Restarting: the old runner's timers stop at once; its aborted beats finish on their own.
+      void agentRunner?.stop();
+      agentRunner = new AgentRunner(resolved, plan, options.seed, clock, silentShare);
+      agentsRunning = true;
+    },
+
+    stopAgents,
+
+    agents: () =>
+      agentRunner?.report(agentsRunning) ?? {
+        running: false,
+        pulseUrl: null,
+        intervalMs: null,
+        totals: { agents: 0, silent: 0, sent: 0, failed: 0 },
+        practices: [],
+      },
+
+    settled: () =>
+      Promise.all([...endpoints.map((e) => e.settled()), agentRunner?.idle()]).then(() => undefined),
 
     async close() {
       if (closed) return;
       closed = true;
       for (const run of running.values()) clock.clearTimeout(run.handle);
       running.clear();
-      await Promise.all([control?.close(), ...endpoints.map((e) => e.close())]);
+      await Promise.all([stopAgents(), control?.close(), ...endpoints.map((e) => e.close())]);
     },
   };
 

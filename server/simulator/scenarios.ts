@@ -9,17 +9,40 @@ export interface ScenarioFault {
   fault: Fault;
 }
 
+/** A practice whose workstation agents a scenario silences: `share` of them, seeded per practice. */
+export interface ScenarioSilence {
+  ods: string;
+  share: number;
+}
+
+export interface ScenarioEstate {
+  practices: readonly PracticeSpec[];
+  seed: number;
+}
+
 export interface Scenario {
   name: string;
   description: string;
   defaultDurationMs: number;
-  faults(estate: { practices: readonly PracticeSpec[]; seed: number }): ScenarioFault[];
+  faults(estate: ScenarioEstate): ScenarioFault[];
+  /** Workstation agents it silences (only agents that run are affected). */
+  silences?(estate: ScenarioEstate): ScenarioSilence[];
 }
 
 const MINUTE = 60_000;
 
-/** Share of practices whose workstations go silent in `bad-endpoint-update` (July 2024 scale). */
+/** Share of practices hit by `bad-endpoint-update` (July 2024 scale). */
 export const BAD_UPDATE_SHARE = 0.7;
+/** Share of each hit practice's workstation agents that go silent in `bad-endpoint-update`. */
+export const BAD_UPDATE_SILENT_AGENTS = 0.7;
+/** How slowly EMIS Web answers in `emis-web-partial`. */
+export const PARTIAL_SLOW_MS = 1_500;
+
+/** The practices a bad endpoint update hits: the same ones for the same seed. */
+function badUpdateHit({ practices, seed }: ScenarioEstate): PracticeSpec[] {
+  const random = seededRandom(seed ^ 0x5eed_0719);
+  return shuffled(random, practices).slice(0, Math.round(practices.length * BAD_UPDATE_SHARE));
+}
 
 export const scenarios: readonly Scenario[] = [
   {
@@ -29,17 +52,25 @@ export const scenarios: readonly Scenario[] = [
     faults: () => [{ target: 'service:emis-web', fault: { mode: 'down' } }],
   },
   {
+    name: 'emis-web-partial',
+    description:
+      `EMIS Web's bad release (May 2023): up, but answering only after ${PARTIAL_SLOW_MS / 1000} s ` +
+      '(only 1-2 users per practice could log in); a partial outage, degraded rather than down.',
+    defaultDurationMs: 3 * MINUTE,
+    faults: () => [{ target: 'service:emis-web', fault: { mode: 'slow', ms: PARTIAL_SLOW_MS } }],
+  },
+  {
     name: 'bad-endpoint-update',
-    description: `A bad endpoint update: ${BAD_UPDATE_SHARE * 100}% of practice gateways go silent (half hang, half reset).`,
+    description:
+      `A bad endpoint update (July 2024): ${BAD_UPDATE_SHARE * 100}% of practices hit; their gateways go silent ` +
+      `(half hang, half reset) and ${BAD_UPDATE_SILENT_AGENTS * 100}% of their workstation agents stop beating.`,
     defaultDurationMs: 5 * MINUTE,
-    faults: ({ practices, seed }) => {
-      const random = seededRandom(seed ^ 0x5eed_0719);
-      const hit = shuffled(random, practices).slice(0, Math.round(practices.length * BAD_UPDATE_SHARE));
-      return hit.map((p, i) => ({
+    faults: (estate) =>
+      badUpdateHit(estate).map((p, i) => ({
         target: `practice:${p.ods}`,
         fault: i % 2 === 0 ? { mode: 'hang' } : { mode: 'down' },
-      }));
-    },
+      })),
+    silences: (estate) => badUpdateHit(estate).map((p) => ({ ods: p.ods, share: BAD_UPDATE_SILENT_AGENTS })),
   },
   {
     name: 'national-service-slow',

@@ -71,6 +71,62 @@ export interface FailOptions {
 export interface EstateYamlOptions {
   interval?: string;
   timeout?: string;
+  /**
+   * `degradedAfter` on every http service check: a slower answer is degraded, not down
+   * (an EMIS Web that only a few users can get into). Default `1s`; `false` leaves it out.
+   */
+  degradedAfter?: string | false;
+  /**
+   * Adds a `fleet:` block to the practices that run simulated workstation agents.
+   * `agentsPerPractice` and `practices` must be what startAgents is given (both default
+   * the same way), so `expectedAgents` matches the agents that really beat.
+   */
+  fleet?: EstateFleetOptions;
+}
+
+export interface EstateFleetOptions {
+  /** Environment variable Pulse reads the practices' agent token from. */
+  tokenEnv: string;
+  /** The agents' beat interval as a duration; default `15s` (startAgents' default). */
+  interval?: string;
+  agentsPerPractice?: readonly [number, number];
+  practices?: readonly string[];
+}
+
+export interface AgentsOptions {
+  /** Pulse's base URL on loopback, e.g. `http://127.0.0.1:8080`. */
+  pulseUrl: string;
+  /** The practices' agent token (the value of the estate file's `fleet.token.env`). */
+  token: string;
+  /** Agents per practice, seeded per practice within [min, max]; default [8, 40]. */
+  agentsPerPractice?: readonly [number, number];
+  /** How often each agent beats; default 15000 ms. Each agent has its own phase in it. */
+  intervalMs?: number;
+  /** ODS codes of the practices that run agents; default a seeded ~50% of practices. */
+  practices?: readonly string[];
+  /** Most heartbeats in flight at once; default 16. */
+  concurrency?: number;
+}
+
+export interface AgentPracticeReport {
+  ods: string;
+  agents: number;
+  /** Agents silenced right now (by a scenario such as bad-endpoint-update). */
+  silent: number;
+  /** Heartbeats Pulse accepted (2xx). */
+  sent: number;
+  /** Heartbeats that did not reach Pulse or were refused. */
+  failed: number;
+  /** Why the last failure failed, e.g. `ECONNREFUSED` or `HTTP 401`; never the token. */
+  lastError: string | null;
+}
+
+export interface AgentsReport {
+  running: boolean;
+  pulseUrl: string | null;
+  intervalMs: number | null;
+  totals: { agents: number; silent: number; sent: number; failed: number };
+  practices: AgentPracticeReport[];
 }
 
 export interface ScenarioInfo {
@@ -102,7 +158,20 @@ export interface Simulator {
   scenarios(): ScenarioInfo[];
   /** The fault in effect on each faulty target. */
   faults(): Record<string, ActiveFault>;
-  /** Resolves when every listener change asked for so far has taken effect. */
+  /**
+   * Starts simulated workstation agents posting heartbeats to Pulse (restarting any that
+   * run). Throws SimulatorError (BAD_OPTIONS) on bad options; never throws or rejects
+   * because Pulse cannot be reached: failures are counted in agents().
+   */
+  startAgents(opts: AgentsOptions): void;
+  /** Stops the agents; resolves once heartbeats in flight are aborted. */
+  stopAgents(): Promise<void>;
+  /** Per-practice agent counts, silent agents and heartbeats sent and failed. */
+  agents(): AgentsReport;
+  /**
+   * Resolves when every listener change asked for so far has taken effect and no
+   * heartbeat is queued or in flight.
+   */
   settled(): Promise<void>;
   close(): Promise<void>;
 }

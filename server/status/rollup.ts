@@ -182,6 +182,9 @@ export interface Rolled {
 
 /** What one dependency contributes to its dependant. */
 function upstreamEffect(dep: UpstreamInput): StatusLevel {
+  // An unconfirmed failure upstream stays with the service: its thousands of dependants do
+  // not flicker on one blip (a suspected service is shown on the service itself).
+  if (dep.status === 'suspected') return 'up';
   if (dep.impact === 'critical') return dep.status;
   // A degrading dependency can only degrade; its own unknown does not make us unknown.
   return dep.status === 'down' || dep.status === 'degraded' ? 'degraded' : 'up';

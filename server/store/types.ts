@@ -1,6 +1,7 @@
 // The Store contract: what the rest of Pulse may ask of persistence. Asynchronous from day
 // one (PostgreSQL drops in behind it later). It records and reads; it never decides.
 import type { MaintenanceWindow } from '../config/estate';
+import type { HistoryStore } from '../history/store';
 import type { IncidentStore } from '../incidents/store';
 import type { PeopleReport, SubjectKey } from '../status/engine';
 import type { Cause, StatusLevel } from '../status/types';
@@ -14,8 +15,10 @@ export interface StatusTransition {
   at: number;
 }
 
-export interface StoredTransition extends StatusTransition {
+/** A stored transition: its cause kept as the one-line text. */
+export interface StoredTransition extends Omit<StatusTransition, 'cause'> {
   id: number;
+  cause: string | null;
 }
 
 /** People's reports, API maintenance windows and the engine's restart snapshot. */
@@ -32,11 +35,14 @@ export interface SignalStore {
 export interface Store {
   readonly signals: SignalStore;
   readonly incidents: IncidentStore;
+  readonly history: HistoryStore;
   /** Appends transitions in one transaction: all are written or none. */
   recordTransitions(transitions: StatusTransition[]): Promise<void>;
   /** The latest transitions of one subject, newest first. */
   transitionsOf(subject: SubjectKey, limit: number): Promise<StoredTransition[]>;
   /** Number of transitions stored (for health and tests). */
   countTransitions(): Promise<number>;
+  /** Deletes transitions older than `before`, keeping each subject's newest. */
+  pruneTransitions(before: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -2,9 +2,10 @@
 // in the async Store contract. Each part owns its tables; this class composes them.
 // Keeps transitions and rollups, not every result.
 import type { SubjectKey } from '../../status/engine';
-import type { Cause, StatusLevel } from '../../status/types';
+import { causeText, type StatusLevel } from '../../status/types';
 import type { StatusTransition, Store, StoredTransition } from '../types';
 import { migrate, openDatabase, type Db, type Migration } from './db';
+import { SqliteHistoryStore } from './history';
 import { SqliteIncidentStore } from './incidents';
 import { SIGNAL_MIGRATIONS, SqliteSignalStore } from './signals';
 
@@ -36,6 +37,7 @@ export class SqliteStore implements Store {
   readonly db: Db;
   readonly signals: SqliteSignalStore;
   readonly incidents: SqliteIncidentStore;
+  readonly history: SqliteHistoryStore;
   private readonly insertMany: (rows: StatusTransition[]) => void;
 
   constructor(dataDir: string) {
@@ -43,16 +45,32 @@ export class SqliteStore implements Store {
     migrate(this.db, [...TRANSITION_MIGRATIONS, ...SIGNAL_MIGRATIONS]);
     this.signals = new SqliteSignalStore(this.db);
     this.incidents = new SqliteIncidentStore(this.db);
+    this.history = new SqliteHistoryStore(this.db);
     const insert = this.db.prepare<[string, string, string, string | null, number]>(
       'INSERT INTO status_events (subject, from_status, to_status, cause, at) VALUES (?, ?, ?, ?, ?)',
     );
     this.insertMany = this.db.transaction((rows: StatusTransition[]) => {
-      for (const t of rows) insert.run(t.subject, t.from, t.to, t.cause ? JSON.stringify(t.cause) : null, t.at);
+      for (const t of rows) insert.run(t.subject, t.from, t.to, causeText(t.cause), t.at);
     });
   }
 
+  /**
+   * Stores confirmed changes. A blip (up → suspected → up) is not stored: it is in the
+   * minute roll-ups as a failure, and storing it would multiply the table many times over.
+   * Causes are stored as their one-line text.
+   */
   async recordTransitions(transitions: StatusTransition[]): Promise<void> {
-    if (transitions.length > 0) this.insertMany(transitions);
+    const kept = transitions.filter((t) => !isBlip(t.from, t.to));
+    if (kept.length > 0) this.insertMany(kept);
+  }
+
+  /** Deletes transitions older than `before`, keeping each subject's newest (its status then). */
+  async pruneTransitions(before: number): Promise<number> {
+    return this.db
+      .prepare(
+        `DELETE FROM status_events WHERE at < ? AND id NOT IN (SELECT max(id) FROM status_events GROUP BY subject)`,
+      )
+      .run(before).changes;
   }
 
   async transitionsOf(subject: SubjectKey, limit: number): Promise<StoredTransition[]> {
@@ -71,13 +89,17 @@ export class SqliteStore implements Store {
   }
 }
 
+function isBlip(from: StatusLevel, to: StatusLevel): boolean {
+  return (from === 'up' && to === 'suspected') || (from === 'suspected' && to === 'up');
+}
+
 function toTransition(r: EventRow): StoredTransition {
   return {
     id: r.id,
     subject: r.subject as SubjectKey,
     from: r.from_status as StatusLevel,
     to: r.to_status as StatusLevel,
-    cause: r.cause ? (JSON.parse(r.cause) as Cause) : null,
+    cause: r.cause,
     at: r.at,
   };
 }

@@ -59,7 +59,7 @@ beforeEach(async () => {
     readSecret: (ref) => ('env' in ref && ref.env === 'FLEET_B00003' ? TOKEN : ''),
   });
   await pulse.restore();
-  pulse.engine.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
+  pulse.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
   await pulse.tick();
 });
 
@@ -146,7 +146,7 @@ describe('maintenance windows', () => {
     expect(created.body).toMatchObject({ subject: 'service:emis-web', source: 'api', active: false });
 
     now += 120_000;
-    pulse.engine.ingest(['s1-api', 'gw1'].map((id) => ok(id)));
+    pulse.ingest(['s1-api', 'gw1'].map((id) => ok(id)));
     await pulse.tick();
     expect((await req('/api/practices/A00001')).body.status).toBe('maintenance');
     expect((await req('/api/services/emis-web')).body.cause).toBe(`maintenance until ${end}: Annual failover test`);
@@ -154,7 +154,7 @@ describe('maintenance windows', () => {
 
     const cancelled = await req(`/api/maintenance/${created.body.id}/cancel`, { method: 'POST', json: { by: 'ICB ops' } });
     expect(cancelled.status).toBe(200);
-    pulse.engine.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
+    pulse.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
     await pulse.tick();
     expect((await req('/api/practices/A00001')).body.status).toBe('up');
     expect((await req('/api/maintenance')).body.windows).toEqual([]);
@@ -187,7 +187,7 @@ describe('workstation heartbeats', () => {
       for (let i = 7; i < 10; i++) await beat(`PC-${i}`);
       await pulse.tick();
     }
-    pulse.engine.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
+    pulse.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
     await pulse.tick();
     const detail = (await req('/api/practices/B00003')).body;
     expect(detail.status).toBe('down');
@@ -216,7 +216,7 @@ describe('OpenAPI', () => {
 describe('incidents', () => {
   const failEmis = async () => {
     for (const at of [now + 1, now + 2]) {
-      pulse.engine.ingest([{ ok: false, checkId: 'emis-api', at, location: 'l', latencyMs: 1, error: 'status', detail: 'status 503, expected 2xx' }]);
+      pulse.ingest([{ ok: false, checkId: 'emis-api', at, location: 'l', latencyMs: 1, error: 'status', detail: 'status 503, expected 2xx' }]);
       await pulse.tick();
     }
   };
@@ -236,7 +236,7 @@ describe('incidents', () => {
     });
     expect(ref.body.references).toEqual([expect.objectContaining({ system: 'service-desk', reference: 'INC0012345' })]);
 
-    pulse.engine.ingest([ok('emis-api', now + 3)]);
+    pulse.ingest([ok('emis-api', now + 3)]);
     await pulse.tick();
     const resolved = (await req(`/api/incidents/${id}`)).body;
     expect(resolved.status).toBe('resolved');
@@ -260,5 +260,34 @@ describe('incidents', () => {
     const badSystem = await req(`/api/incidents/${id}/references`, { method: 'POST', json: { system: 'fax', reference: 'x', by: 'a' } });
     expect(badSystem.status).toBe(400);
     expect(badSystem.body.error.message).toMatch(/^system:/);
+  });
+});
+
+describe('history', () => {
+  it('keeps per-minute summaries and recent results of a check, and availability from transitions', async () => {
+    const start = now;
+    for (let i = 0; i < 6; i++) {
+      now = start + i * 30_000;
+      pulse.ingest([
+        i === 3
+          ? { ok: false, checkId: 'gw1', at: now, location: 'l', latencyMs: 3, error: 'refused', detail: 'connection refused' }
+          : { ok: true, checkId: 'gw1', at: now, location: 'l', latencyMs: 40 + i, detail: 'status 200' },
+      ]);
+      await pulse.tick();
+    }
+    now = start + 4 * 60_000;
+    await pulse.flushHistory();
+    const history = (await req('/api/checks/gw1/history?hours=1')).body;
+    expect(history.minutes.reduce((n: number, m: any) => n + m.count, 0)).toBe(7); // one from beforeEach
+    expect(history.minutes.reduce((n: number, m: any) => n + m.failures, 0)).toBe(1);
+    expect(history.recent.at(-1)).toMatchObject({ ok: true, location: 'l' });
+    expect(history.recent.some((r: any) => r.error === 'refused')).toBe(true);
+    expect((await req('/api/checks/nope/history')).status).toBe(404);
+
+    const detail = (await req('/api/practices/A00001')).body;
+    const day = detail.availability.find((a: any) => a.window === '24h');
+    // Known only since it came up a few minutes ago, and up all that time.
+    expect(day.availability).toBe(1);
+    expect(day.msByStatus.up).toBeGreaterThan(0);
   });
 });

@@ -75,7 +75,7 @@ describe('simulator control API', () => {
     const s = await started();
     const list = JSON.parse((await get(`${s.controlUrl}/scenarios`)).body) as { scenarios: { name: string; description: string }[] };
     expect(list.scenarios.map((x) => x.name)).toEqual([
-      'emis-web-outage', 'bad-endpoint-update', 'national-service-slow', 'systmone-contingency',
+      'emis-web-outage', 'emis-web-partial', 'bad-endpoint-update', 'national-service-slow', 'systmone-contingency',
     ]);
     for (const x of list.scenarios) expect(x.description.length).toBeGreaterThan(10);
 
@@ -98,6 +98,14 @@ describe('simulator control API', () => {
     const yaml = await get(`${s.controlUrl}/estate.yaml?interval=10s`);
     expect(yaml.status).toBe(200);
     expect((parse(yaml.body) as { defaults: { interval: string } }).defaults.interval).toBe('10s');
+
+    const fleet = parse((await get(`${s.controlUrl}/estate.yaml?fleetTokenEnv=FLEET_TOKEN&fleetInterval=5s&degradedAfter=off`)).body) as {
+      services: { checks: object[] }[];
+      practices: { fleet?: { token: { env: string }; interval: string } }[];
+    };
+    expect(fleet.practices.filter((p) => p.fleet).length).toBe(36);
+    expect(fleet.practices.find((p) => p.fleet)!.fleet).toMatchObject({ token: { env: 'FLEET_TOKEN' }, interval: '5s' });
+    expect(fleet.services.flatMap((x) => x.checks).some((c) => 'degradedAfter' in c)).toBe(false);
 
     const bad = await get(`${s.controlUrl}/estate.yaml?timeout=soon`);
     expect(bad.status).toBe(400);

@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { startSimulator, type Simulator } from '../../../server/simulator';
 import { parseEstate } from '../../../server/config/estate';
 import { generatePractices } from '../../../server/simulator/estate';
+import { FleetTracker, secretReader } from '../../../server/fleet';
 
 let sim: Simulator | undefined;
 afterEach(async () => {
@@ -11,11 +12,12 @@ afterEach(async () => {
   sim = undefined;
 });
 
-interface Check { id: string; kind: string; target: string; expect?: { status: number[] } }
+interface Check { id: string; kind: string; target: string; expect?: { status: number[] }; degradedAfter?: string }
+interface Fleet { token: { env: string }; interval: string; silentAfter: number; degradedAt: number; downAt: number; expectedAgents: number }
 interface EstateFile {
   defaults: { interval: string; timeout: string };
   services: { id: string; name: string; kind: string; dependsOn?: { service: string; impact: string }[]; checks: Check[] }[];
-  practices: { ods: string; name: string; pcn: string; icb: string; system: string; dependsOn: { service: string; impact: string }[]; checks: Check[] }[];
+  practices: { ods: string; name: string; pcn: string; icb: string; system: string; dependsOn: { service: string; impact: string }[]; checks: Check[]; fleet?: Fleet }[];
 }
 
 const CLINICAL = ['emis-web', 'systmone', 'vision'];
@@ -51,7 +53,9 @@ describe('simulated estate', () => {
     for (const live of sim.services.filter((s) => s.id !== 'hscn')) {
       const entry = estate.services.find((s) => s.id === live.id)!;
       expect(entry.name).toBe(live.name);
-      expect(entry.checks).toEqual([{ id: `${live.id}-api`, kind: 'http', target: live.url, expect: { status: [200] } }]);
+      expect(entry.checks).toEqual([
+        { id: `${live.id}-api`, kind: 'http', target: live.url, expect: { status: [200] }, degradedAfter: '1s' },
+      ]);
     }
     for (const id of CLINICAL) {
       expect(estate.services.find((s) => s.id === id)!.dependsOn).toEqual([{ service: 'hscn', impact: 'critical' }]);
@@ -78,6 +82,60 @@ describe('simulated estate', () => {
     sim = await startSimulator();
     expect(() => sim!.estateYaml({ interval: 'often' })).toThrow(/interval/);
     expect(() => sim!.estateYaml({ timeout: '0s' })).toThrow(/timeout/);
+  });
+
+  it('gives every http service check degradedAfter (1s by default), so slow is degraded, not down', async () => {
+    sim = await startSimulator();
+    const httpChecks = (text: string) =>
+      (parse(text) as EstateFile).services.flatMap((s) => s.checks).filter((c) => c.kind === 'http');
+    expect(httpChecks(sim.estateYaml()).every((c) => c.degradedAfter === '1s')).toBe(true);
+    expect(httpChecks(sim.estateYaml({ degradedAfter: '800ms' })).every((c) => c.degradedAfter === '800ms')).toBe(true);
+    expect(httpChecks(sim.estateYaml({ degradedAfter: false })).some((c) => 'degradedAfter' in c)).toBe(false);
+    expect(() => sim!.estateYaml({ degradedAfter: 'slowish' })).toThrow(/degradedAfter/);
+    const estate = parseEstate(sim.estateYaml({ degradedAfter: '1500ms' }), 'simulated.yaml');
+    expect(estate.checks.get('emis-web-api')!.options).toMatchObject({ degradedAfter: '1500ms' });
+  });
+
+  it('adds a fleet block to the practices that run agents, matching the agents, and Pulse loads it', async () => {
+    sim = await startSimulator({ seed: 5 });
+    const text = sim.estateYaml({ fleet: { tokenEnv: 'PULSE_TEST_FLEET_TOKEN', interval: '1s' } });
+    const file = parse(text) as EstateFile;
+    const withFleet = file.practices.filter((p) => p.fleet);
+    expect(withFleet.length).toBe(Math.round(sim.practices.length / 2));
+    expect(text).toContain('token: { env: PULSE_TEST_FLEET_TOKEN }');
+    expect(text).not.toMatch(/[&*]a\d/); // no YAML anchors or aliases
+    for (const p of withFleet) {
+      expect(p.fleet).toEqual({
+        token: { env: 'PULSE_TEST_FLEET_TOKEN' }, interval: '1s', silentAfter: 3, degradedAt: 0.2, downAt: 0.5,
+        expectedAgents: p.fleet!.expectedAgents,
+      });
+    }
+
+    // The running agents (same defaults) are exactly the fleets the file expects.
+    sim.startAgents({ pulseUrl: 'http://127.0.0.1:9', token: 'x'.repeat(32), intervalMs: 60_000 });
+    expect(sim.agents().practices.map((p) => [p.ods, p.agents])).toEqual(withFleet.map((p) => [p.ods, p.fleet!.expectedAgents]));
+    await sim.stopAgents();
+
+    // Pulse's loader and fleet tracker accept it when the variable is set.
+    const estate = parseEstate(text, 'simulated.yaml');
+    const fleets = [...estate.practices.values()].flatMap((p) => (p.fleet ? [[p.ods, p.fleet] as const] : []));
+    expect(fleets).toHaveLength(withFleet.length);
+    expect(fleets[0]![1]).toMatchObject({ intervalMs: 1_000, silentAfter: 3, degradedAt: 0.2, downAt: 0.5, token: { env: 'PULSE_TEST_FLEET_TOKEN' } });
+    expect(estate.checks.get(`${fleets[0]![0]}-fleet`)).toMatchObject({ kind: 'heartbeat', intervalMs: 1_000 });
+    const token = 'a'.repeat(43);
+    const tracker = new FleetTracker({ fleets, startedAt: 0, readSecret: secretReader({ env: { PULSE_TEST_FLEET_TOKEN: token } }) });
+    expect(tracker.verifyToken(fleets[0]![0], token)).toBe(true);
+    expect(() => new FleetTracker({ fleets, startedAt: 0, readSecret: secretReader({ env: {} }) })).toThrow(/PULSE_TEST_FLEET_TOKEN is not set/);
+
+    // Chosen practices and agent counts can be given, the same as to startAgents.
+    const chosen = parse(
+      sim.estateYaml({ fleet: { tokenEnv: 'T', practices: [sim.practices[0]!.ods], agentsPerPractice: [12, 12] } }),
+    ) as EstateFile;
+    expect(chosen.practices.filter((p) => p.fleet).map((p) => [p.ods, p.fleet!.expectedAgents, p.fleet!.interval])).toEqual([
+      [sim.practices[0]!.ods, 12, '15s'],
+    ]);
+    expect(() => sim!.estateYaml({ fleet: { tokenEnv: 'not a name' } })).toThrow(/fleet.tokenEnv/);
+    expect(() => sim!.estateYaml({ fleet: { tokenEnv: 'T', interval: 'often' } })).toThrow(/fleet.interval/);
   });
 
   it('groups practices in PCNs of about 4-6 within 2-3 ICBs', () => {

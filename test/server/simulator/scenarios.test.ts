@@ -1,6 +1,7 @@
 // Scenarios fail what they say, end on the injected clock, and undo only their own faults.
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSimulator, type Simulator } from '../../../server/simulator';
+import { PARTIAL_SLOW_MS, startSimulator, type Simulator } from '../../../server/simulator';
+import { waitFor } from '../../helpers/wait';
 import { errorCode, FakeClock, get } from './helpers';
 
 let sim: Simulator | undefined;
@@ -62,6 +63,44 @@ describe('simulator scenarios', () => {
     sim = await startSimulator({ clock, seed: 7 });
     await sim.play('bad-endpoint-update');
     expect(Object.keys(sim.faults())).toEqual(first);
+  });
+
+  it('emis-web-partial keeps EMIS Web up but answering only after the configured delay, for 3 minutes by default', async () => {
+    const clock = new FakeClock();
+    sim = await startSimulator({ clock });
+    await sim.play('emis-web-partial');
+    expect(sim.faults()).toEqual({
+      'service:emis-web': { mode: 'slow', ms: PARTIAL_SLOW_MS, source: 'scenario:emis-web-partial', until: clock.now() + 3 * 60_000 },
+    });
+    expect(PARTIAL_SLOW_MS).toBeGreaterThan(1_000); // above the estate's degradedAfter: degraded, not down
+
+    let answered: number | null = null;
+    const started = clock.now();
+    const reply = get(url(sim, 'emis-web')).then((res) => {
+      answered = clock.now();
+      return res;
+    });
+    await waitFor('the request to reach EMIS Web', () => clock.pending === 2); // scenario end + the slow reply
+    clock.advance(PARTIAL_SLOW_MS - 1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answered).toBeNull();
+    clock.advance(1);
+    expect((await reply).status).toBe(200);
+    expect(answered! - started).toBeGreaterThanOrEqual(PARTIAL_SLOW_MS);
+    // Other clinical systems are untouched.
+    expect((await get(url(sim, 'systmone'))).status).toBe(200);
+
+    clock.advance(3 * 60_000);
+    await sim.settled();
+    expect(sim.faults()).toEqual({});
+  });
+
+  it('emis-web-partial answers after at least the delay on the real clock too', async () => {
+    sim = await startSimulator();
+    await sim.play('emis-web-partial', { durationMs: 60_000 });
+    const t0 = performance.now();
+    expect((await get(url(sim, 'emis-web'))).status).toBe(200);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(PARTIAL_SLOW_MS - 5);
   });
 
   it('national-service-slow slows Spine by 5 s; systmone-contingency answers 503', async () => {

@@ -131,8 +131,12 @@ describe('roll-up', () => {
     expect(upstreamServices(rolled.cause)).toEqual(['emis-web', 'hscn']);
   });
 
-  it('is never up while a critical dependency is not up, whatever its own checks say', () => {
-    for (const status of STATUS_LEVELS.filter((s) => s !== 'up')) {
+  it('does not pass an unconfirmed (suspected) upstream failure on to dependants', () => {
+    expect(rollUp([{ id: 'g', status: 'up', detail: '' }], [{ ...up('emis-web'), status: 'suspected' }]).status).toBe('up');
+  });
+
+  it('is never up while a critical dependency is confirmed not up, whatever its own checks say', () => {
+    for (const status of STATUS_LEVELS.filter((s) => s !== 'up' && s !== 'suspected')) {
       for (const own of STATUS_LEVELS) {
         const rolled = rollUp([{ id: 'g', status: own, detail: '' }], [{ ...up('emis-web'), status }]);
         expect(rolled.status, `dependency ${status}, own ${own}`).not.toBe('up');
@@ -214,7 +218,9 @@ describe('roll-up properties', () => {
     fc.assert(
       fc.property(own, fc.array(dep, { maxLength: 4 }), (checks, deps) => {
         const rolled = rollUp(checks, deps);
-        const allUp = checks.every((c) => c.status === 'up') && deps.every((d) => d.impact === 'degrading' || d.status === 'up');
+        const allUp =
+          checks.every((c) => c.status === 'up') &&
+          deps.every((d) => d.impact === 'degrading' || d.status === 'up' || d.status === 'suspected');
         if (rolled.status === 'up') expect(allUp).toBe(true);
         if (rolled.status === 'up') expect(rolled.cause).toBeNull();
         else expect(rolled.cause).not.toBeNull();

@@ -33,9 +33,25 @@ describe('SQLite store', () => {
       ['up', 'down', 2_000],
       ['unknown', 'up', 1_000],
     ]);
-    expect(history[0]!.cause).toMatchObject({ kind: 'upstream', service: 'emis-web' });
+    expect(history[0]!.cause).toBe('upstream: emis-web');
     expect(await reopened.countTransitions()).toBe(3);
     await reopened.close();
+  });
+
+  it('does not store blips (up → suspected → up), and prunes old transitions but keeps the newest per subject', async () => {
+    const store = new SqliteStore(':memory:');
+    await store.recordTransitions([
+      { subject: 'practice:A81001', from: 'unknown', to: 'up', cause: null, at: 1 },
+      { subject: 'practice:A81001', from: 'up', to: 'suspected', cause: null, at: 2 },
+      { subject: 'practice:A81001', from: 'suspected', to: 'up', cause: null, at: 3 },
+      { subject: 'practice:A81001', from: 'up', to: 'down', cause: null, at: 4 },
+      { subject: 'practice:A81002', from: 'unknown', to: 'up', cause: null, at: 1 },
+    ]);
+    expect(await store.countTransitions()).toBe(3);
+    expect(await store.pruneTransitions(10)).toBe(1);
+    expect((await store.transitionsOf('practice:A81001', 5)).map((t) => t.to)).toEqual(['down']);
+    expect((await store.transitionsOf('practice:A81002', 5)).map((t) => t.to)).toEqual(['up']);
+    await store.close();
   });
 
   it('writes a batch all or nothing', async () => {
