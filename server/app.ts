@@ -27,6 +27,13 @@ import { IncidentTracker, changedSubjects, estateNames, subjectState, type Incid
 import type { IncidentView } from './live/protocol';
 import { incidentRoutes } from './api/incidents';
 import { historyRoutes } from './api/history';
+import { authRoutes } from './api/auth';
+import { authenticate, principalOf, requires, type AppEnv, type AuthDeps, SESSION_COOKIE } from './auth/middleware';
+import { canSee, scopeOf, type Permission } from './auth/permissions';
+import { LoginThrottle } from './auth/throttle';
+import type { User } from './auth/types';
+import { secureHeaders } from 'hono/secure-headers';
+import { parse as parseCookies } from 'hono/utils/cookie';
 import { LiveHub } from './live/hub';
 import type { Logger } from './log';
 import { MaintenanceBook } from './maintenance';
@@ -53,6 +60,15 @@ export interface PulseDeps {
   liveBufferLimitBytes?: number;
   /** Reads fleet tokens named in the estate file (env or file); injectable for tests. */
   readSecret?: ReadSecret;
+  /** Sessions and cross-site rules. */
+  auth?: {
+    sessionTtlMs?: number;
+    /** Cookies only over HTTPS (set when Pulse is served through TLS). */
+    secureCookies?: boolean;
+    /** Origins besides the request's own allowed to make state-changing requests and open /ws. */
+    trustedOrigins?: string[];
+    throttle?: LoginThrottle;
+  };
 }
 
 export function createPulse(deps: PulseDeps) {
@@ -82,6 +98,8 @@ export function createPulse(deps: PulseDeps) {
       counts: views.counts(),
       incidents: incidents.open().map(incidentView),
     }),
+    allPractices: () => [...views.practices.values()],
+    incidentPractices: (id) => incidents.get(id)?.affected ?? [],
     onMessage: (type) => metrics.liveMessage(type),
   });
 
@@ -214,7 +232,7 @@ export function createPulse(deps: PulseDeps) {
     await store.signals.saveSnapshot(JSON.stringify(engine.exportState()), clock.now());
   }
 
-  const ctx: ApiContext = {
+  const ctx = {
     estate,
     engine,
     store,
@@ -231,9 +249,27 @@ export function createPulse(deps: PulseDeps) {
         queueMicrotask(() => void tick());
       }
     },
+  } as ApiContext;
+
+  const authDeps: AuthDeps = {
+    accounts: store.accounts,
+    estate,
+    now: () => clock.now(),
+    trustedOrigins: deps.auth?.trustedOrigins ?? [],
+  };
+  const guard = (permission: Permission, target?: Parameters<typeof requires>[2]) => requires(permission, authDeps, target);
+  ctx.accounts = store.accounts;
+  ctx.guard = guard;
+  ctx.sees = (c) => {
+    const scope = scopeOf(c.get('principal'), estate);
+    return scope === 'all' ? () => true : scope === 'none' ? () => false : scope;
+  };
+  ctx.actor = (c) => {
+    const p = c.get('principal');
+    return p.kind === 'user' ? p.user.username : p.kind === 'display' ? `token:${p.token.name}` : 'anonymous';
   };
 
-  const app = new OpenAPIHono({
+  const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (!result.success) {
         const message = result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
@@ -246,8 +282,29 @@ export function createPulse(deps: PulseDeps) {
     '/api/*',
     bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json(errorBody('TOO_LARGE', 'request bodies are limited to 64 KiB'), 413) }),
   );
-  app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/metrics', async (c) => {
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        fontSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+      referrerPolicy: 'same-origin',
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+  app.use('*', authenticate(authDeps));
+  const publicRoute = guard('public');
+  app.get('/healthz', publicRoute, (c) => c.json({ status: 'ok' }));
+  app.get('/metrics', publicRoute, async (c) => {
     c.header('Content-Type', metrics.registry.contentType);
     return c.body(await metrics.registry.metrics());
   });
@@ -258,8 +315,21 @@ export function createPulse(deps: PulseDeps) {
   app.route('/', heartbeatRoutes(ctx));
   app.route('/', incidentRoutes(ctx));
   app.route('/', historyRoutes(ctx));
-  app.get('/api/workers', (c) => c.json({ workers: gateway.workers() }));
-  app.get('/api/locations', (c) => c.json({ locations: engine.locations(clock.now()) }));
+  app.route(
+    '/',
+    authRoutes(ctx, {
+      throttle: deps.auth?.throttle ?? new LoginThrottle(),
+      sessionTtlMs: deps.auth?.sessionTtlMs ?? 12 * 3_600_000,
+      secureCookies: deps.auth?.secureCookies ?? false,
+      onBreakGlass: (user: User, address: string) => {
+        metrics.breakGlass();
+        log('error', 'BREAK-GLASS ACCOUNT USED', { username: user.username, icb: user.icb, address });
+      },
+    }),
+  );
+  app.get('/api/workers', guard('read'), (c) => c.json({ workers: gateway.workers() }));
+  app.get('/api/locations', guard('read'), (c) => c.json({ locations: engine.locations(clock.now()) }));
+  app.use('/api/openapi.json', publicRoute);
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: {
@@ -268,15 +338,15 @@ export function createPulse(deps: PulseDeps) {
       description: 'Health monitoring and failover for NHS primary care. Organisation-level data only, never patient data.',
     },
   });
-  app.all('/api/*', (c) => c.json(errorBody('NOT_FOUND', `no such API route: ${c.req.method} ${c.req.path}`), 404));
+  app.all('/api/*', publicRoute, (c) => c.json(errorBody('NOT_FOUND', `no such API route: ${c.req.method} ${c.req.path}`), 404));
 
   if (deps.webDir && existsSync(deps.webDir)) {
     const webDir = deps.webDir;
-    app.use('/assets/*', serveStatic({ root: webDir }));
-    app.get('/favicon.svg', serveStatic({ root: webDir }));
-    app.get('/', serveStatic({ root: webDir, path: 'index.html' }));
+    app.get('/assets/*', publicRoute, serveStatic({ root: webDir }));
+    app.get('/favicon.svg', publicRoute, serveStatic({ root: webDir }));
+    app.get('/', publicRoute, serveStatic({ root: webDir, path: 'index.html' }));
   } else {
-    app.get('/', (c) => c.text('The dashboard has not been built: run `npm run build`, then restart Pulse.', 503));
+    app.get('/', publicRoute, (c) => c.text('The dashboard has not been built: run `npm run build`, then restart Pulse.', 503));
   }
 
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `nothing at ${c.req.path}`), 404));
@@ -290,19 +360,42 @@ export function createPulse(deps: PulseDeps) {
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   /** Routes an HTTP upgrade to the dashboards' hub or the workers' gateway. */
+  const refuse = (socket: Duplex, status: string): void => {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path === '/ws') {
-      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(ws));
-    } else if (path === '/workers') {
-      if (!gateway.authorize(req)) {
+    void upgrade(req, socket, head).catch((err: unknown) => {
+      log('error', 'websocket upgrade failed', { error: String(err) });
+      refuse(socket, '500 Internal Server Error');
+    });
+  }
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/ws') {
+      // Browsers always send Origin on a WebSocket: another site's page may not read the feed.
+      const origin = req.headers.origin;
+      const own = `http://${req.headers.host}`;
+      const ownTls = `https://${req.headers.host}`;
+      if (origin && origin !== own && origin !== ownTls && !authDeps.trustedOrigins.includes(origin)) {
+        log('warn', 'live feed refused: foreign origin', { origin });
+        return refuse(socket, '403 Forbidden');
+      }
+      const cookie = parseCookies(req.headers.cookie ?? '', SESSION_COOKIE)[SESSION_COOKIE];
+      const display = url.searchParams.get('display');
+      const principal = await principalOf(authDeps, cookie, display ? `Bearer ${display}` : undefined);
+      if (principal.kind === 'anonymous') return refuse(socket, '401 Unauthorized');
+      const scope = scopeOf(principal, estate);
+      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(ws, scope === 'all' ? null : scope === 'none' ? () => false : scope));
+    } else if (url.pathname === '/workers') {
+      const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const stored = bearer ? await store.accounts.tokenBySecret(bearer, clock.now()) : null;
+      if (!gateway.authorize(req) && stored?.kind !== 'worker') {
         log('warn', 'worker connection refused: bad token', { address: req.socket.remoteAddress });
-        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
+        return refuse(socket, '401 Unauthorized');
       }
       wss.handleUpgrade(req, socket, head, (ws) => gateway.attach(ws));
     } else {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      refuse(socket, '404 Not Found');
     }
   }
 

@@ -32,6 +32,7 @@ export interface StartOptions {
 
 export interface RunningPulse {
   pulse: Pulse;
+  store: SqliteStore;
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -86,6 +87,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
   let stopping: Promise<void> | null = null;
   return {
     pulse,
+    store,
     url,
     port,
     stop: () =>

@@ -93,8 +93,17 @@ export function createMetrics(sources: MetricsSources) {
     },
   });
 
+  const breakGlass = new Counter({
+    name: 'pulse_break_glass_signins_total',
+    help: 'Sign-ins with a sealed break-glass account. Any increase should page someone.',
+    registers: [registry],
+  });
+
   return {
     registry,
+    breakGlass() {
+      breakGlass.inc();
+    },
     checkResult(kind: string, result: 'ok' | (typeof ERROR_CLASSES)[number]) {
       checkResults.inc({ kind, result });
     },

@@ -1,5 +1,6 @@
 // Checks: every check with its merged status across probe locations, and each location's view.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import type { AppEnv } from '../auth/middleware';
 import type { ApiContext } from './context';
 import { CheckView, json } from './schemas';
 
@@ -22,18 +23,21 @@ const CheckWithSubject = CheckView.extend({
 }).openapi('CheckWithSubject');
 
 export function checkRoutes(ctx: ApiContext) {
-  const app = new OpenAPIHono<{ Variables: Record<string, never> }>();
+  const app = new OpenAPIHono<AppEnv>();
   app.openapi(
     createRoute({
       method: 'get',
       path: '/api/checks',
       summary: 'Every check, with its status merged across probe locations',
       tags: ['checks'],
-      responses: { 200: json(z.object({ checks: z.array(CheckWithSubject) }), 'Every check') },
+      middleware: [ctx.guard('read')] as const,
+      responses: { 200: json(z.object({ checks: z.array(CheckWithSubject) }), 'Every check the caller may see') },
     }),
     (c) => {
       const now = ctx.now();
-      return c.json({ checks: [...ctx.estate.checks.values()].map((check) => ({ ...checkView(ctx, check.id, now), subject: check.subject })) }, 200);
+      const sees = ctx.sees(c);
+      const visible = [...ctx.estate.checks.values()].filter((check) => check.subject.type === 'service' || sees(check.subject.id));
+      return c.json({ checks: visible.map((check) => ({ ...checkView(ctx, check.id, now), subject: check.subject })) }, 200);
     },
   );
   return app;

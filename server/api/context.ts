@@ -1,5 +1,9 @@
 // What the API routes are given: the running parts of one Pulse, passed in (never reached
 // for through a global), so a test builds the same routes over a temporary store.
+import type { Context } from 'hono';
+import type { AppEnv, Guard, Target } from '../auth/middleware';
+import type { Permission } from '../auth/permissions';
+import type { AccountStore } from '../auth/types';
 import type { Estate } from '../config/estate';
 import type { FleetTracker } from '../fleet';
 import type { HistoryRecorder } from '../history/recorder';
@@ -23,6 +27,13 @@ export interface ApiContext {
   log: Logger;
   /** Asks for a recompute soon (after a person changed something). */
   poke: () => void;
+  accounts: AccountStore;
+  /** The declared permission of a route (see auth/permissions.ts). */
+  guard: (permission: Permission, target?: (c: Context<AppEnv>) => Target | Promise<Target>) => Guard;
+  /** Whether the caller may see a practice. */
+  sees: (c: Context<AppEnv>) => (ods: string) => boolean;
+  /** Who the caller is, for audit entries and `by` fields. */
+  actor: (c: Context<AppEnv>) => string;
 }
 
 export type ErrorBody = { error: { code: string; message: string } };

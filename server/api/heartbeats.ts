@@ -2,13 +2,14 @@
 // token. Only the tracker's view changes; the fleet check is evaluated on the server's tick.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { parseHeartbeat } from '../fleet';
+import type { AppEnv } from '../auth/middleware';
 import { errorBody, type ApiContext } from './context';
 import { ErrorBody, OdsParam, errors, json } from './schemas';
 
 const MAX_BODY_BYTES = 4 * 1024;
 
 export function heartbeatRoutes(ctx: ApiContext) {
-  const app = new OpenAPIHono();
+  const app = new OpenAPIHono<AppEnv>();
   app.openapi(
     createRoute({
       method: 'post',
@@ -19,6 +20,8 @@ export function heartbeatRoutes(ctx: ApiContext) {
         'Body (JSON, at most 4 KiB): `{ "agent": "RECEPTION-02", "hostname"?, "version"?, "bootedAt"?, "sentAt"? }`. ' +
         'The token is checked before the body is read; the server stamps the beat with its own clock.',
       request: { params: OdsParam },
+      // Agents carry their practice's own token, checked below before the body is read.
+      middleware: [ctx.guard('public')] as const,
       responses: {
         202: json(z.object({ accepted: z.literal(true) }), 'Recorded'),
         400: errors[400], 404: errors[404],

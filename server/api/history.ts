@@ -3,6 +3,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { AVAILABILITY_WINDOWS, availabilityWindows, type AvailabilityWindow } from '../history/availability';
 import type { SubjectKey } from '../status/engine';
+import type { AppEnv } from '../auth/middleware';
 import { errorBody, type ApiContext } from './context';
 import { Availability, IdParam, errors, json } from './schemas';
 
@@ -34,13 +35,19 @@ const RecentResult = z
   .openapi('RecentResult');
 
 export function historyRoutes(ctx: ApiContext) {
-  const app = new OpenAPIHono();
+  const app = new OpenAPIHono<AppEnv>();
   app.openapi(
     createRoute({
       method: 'get',
       path: '/api/checks/{id}/history',
       summary: 'A check’s per-minute summaries (count, failures, latency) and its latest raw results',
       tags: ['checks'],
+      middleware: [
+        ctx.guard('read', (c) => {
+          const subject = ctx.estate.checks.get(c.req.param('id') ?? '')?.subject;
+          return subject?.type === 'practice' ? { ods: subject.id } : {};
+        }),
+      ] as const,
       request: {
         params: IdParam,
         query: z.object({
@@ -55,7 +62,10 @@ export function historyRoutes(ctx: ApiContext) {
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      if (!ctx.estate.checks.has(id)) return c.json(errorBody('NOT_FOUND', `no check "${id}"`), 404);
+      const check = ctx.estate.checks.get(id);
+      if (!check || (check.subject.type === 'practice' && !ctx.sees(c)(check.subject.id))) {
+        return c.json(errorBody('NOT_FOUND', `no check "${id}"`), 404);
+      }
       const { hours } = c.req.valid('query');
       const now = ctx.now();
       const rows = await ctx.store.history.minutes(id, now - hours * 3_600_000, now);

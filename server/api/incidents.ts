@@ -3,6 +3,7 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Incident } from '../incidents';
 import { REFERENCE_SYSTEMS } from '../incidents';
+import type { AppEnv } from '../auth/middleware';
 import { errorBody, type ApiContext } from './context';
 import { ErrorBody, errors, json } from './schemas';
 
@@ -66,8 +67,19 @@ function detail(i: Incident): z.infer<typeof IncidentDetail> {
 
 const person = z.string().max(200);
 
+/**
+ * An incident as one caller may see it: its practices narrowed to theirs. An incident about
+ * practices they cannot see at all is not theirs to see; service incidents are everyone's.
+ */
+function scoped(incident: Incident, sees: (ods: string) => boolean): Incident[] {
+  if (incident.affected.every(sees)) return [incident];
+  const affected = incident.affected.filter(sees);
+  if (incident.kind !== 'service' && affected.length === 0) return [];
+  return [{ ...incident, affected, subjects: incident.subjects.filter((s) => !s.startsWith('practice:') || sees(s.slice(9))), title: incident.kind === 'service' ? incident.title : `${incident.title.split(' — ')[0]} — ${affected.length} of your practices` }];
+}
+
 export function incidentRoutes(ctx: ApiContext) {
-  const app = new OpenAPIHono();
+  const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(
     createRoute({
@@ -75,6 +87,7 @@ export function incidentRoutes(ctx: ApiContext) {
       path: '/api/incidents',
       summary: 'Open incidents, or recent ones (open and resolved, newest first)',
       tags: ['incidents'],
+      middleware: [ctx.guard('read')] as const,
       request: {
         query: z.object({
           status: z.enum(['open', 'recent']).default('open'),
@@ -90,7 +103,8 @@ export function incidentRoutes(ctx: ApiContext) {
         q.status === 'open'
           ? ctx.incidents.open().sort((a, b) => b.openedAt - a.openedAt).slice(q.offset, q.offset + q.limit)
           : await ctx.store.incidents.recentIncidents(q.limit, q.offset);
-      return c.json({ incidents: list.map(summary) }, 200);
+      const sees = ctx.sees(c);
+      return c.json({ incidents: list.flatMap((i) => scoped(i, sees)).map(summary) }, 200);
     },
   );
 
@@ -100,12 +114,14 @@ export function incidentRoutes(ctx: ApiContext) {
       path: '/api/incidents/{id}',
       summary: 'One incident with its timeline, affected practices and references',
       tags: ['incidents'],
+      middleware: [ctx.guard('read')] as const,
       request: { params: IncidentParam },
       responses: { 200: json(IncidentDetail, 'The incident'), 400: errors[400], 404: errors[404] },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
-      const incident = ctx.incidents.get(id) ?? (await ctx.store.incidents.incident(id));
+      const found = ctx.incidents.get(id) ?? (await ctx.store.incidents.incident(id));
+      const [incident] = found ? scoped(found, ctx.sees(c)) : [];
       if (!incident) return c.json(errorBody('NOT_FOUND', `no incident #${id}`), 404);
       return c.json(detail(incident), 200);
     },
@@ -117,6 +133,13 @@ export function incidentRoutes(ctx: ApiContext) {
       path: `/api/incidents/{id}/${kind}`,
       summary: kind === 'notes' ? 'Add a note (also after the incident is resolved)' : 'Record an IT service desk or supplier incident number',
       tags: ['incidents'],
+      middleware: [
+        ctx.guard('incident.annotate', async (c) => {
+          const id = Number(c.req.param('id'));
+          const incident = ctx.incidents.get(id) ?? (Number.isInteger(id) ? await ctx.store.incidents.incident(id) : null);
+          return { practices: incident?.affected ?? [] };
+        }),
+      ] as const,
       request: {
         params: IncidentParam,
         body: {
@@ -142,7 +165,8 @@ export function incidentRoutes(ctx: ApiContext) {
   for (const kind of ['notes', 'references'] as const) {
     app.openapi(annotate(kind), async (c) => {
       const { id } = c.req.valid('param');
-      const body = c.req.valid('json') as { by: string; text: string } & { system: (typeof REFERENCE_SYSTEMS)[number]; reference: string };
+      const given = c.req.valid('json') as { by: string; text: string } & { system: (typeof REFERENCE_SYSTEMS)[number]; reference: string };
+      const body = { ...given, by: `${given.by} (${ctx.actor(c)})` };
       const result = kind === 'notes' ? ctx.incidents.addNote(id, body, ctx.now()) : ctx.incidents.addReference(id, body, ctx.now());
       if (!result.ok) {
         const status = result.error.code === 'INCIDENT_NOT_FOUND' ? 404 : result.error.code === 'INCIDENT_RESOLVED' ? 409 : 400;

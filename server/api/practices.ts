@@ -3,6 +3,8 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { causeChainText } from '../status/types';
 import { checkView } from './checks';
 import { availabilityOf } from './history';
+import type { AppEnv } from '../auth/middleware';
+import { practiceCounts } from '../views';
 import { errorBody, type ApiContext } from './context';
 import {
   CheckView,
@@ -31,7 +33,7 @@ const PracticeDetail = Practice.extend({
 }).openapi('PracticeDetail');
 
 export function practiceRoutes(ctx: ApiContext) {
-  const app = new OpenAPIHono();
+  const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(
     createRoute({
@@ -39,6 +41,7 @@ export function practiceRoutes(ctx: ApiContext) {
       path: '/api/practices',
       summary: 'Practices, worst first is the client’s choice; filtered and paginated',
       tags: ['practices'],
+      middleware: [ctx.guard('read')] as const,
       request: { query: PracticeQuery },
       responses: {
         200: json(
@@ -52,7 +55,9 @@ export function practiceRoutes(ctx: ApiContext) {
       const q = c.req.valid('query');
       const statuses = q.status ? new Set(q.status.split(',').map((s) => s.trim())) : null;
       const needle = q.q?.toLowerCase();
-      const matching = [...ctx.views.practices.values()].filter(
+      const sees = ctx.sees(c);
+      const visible = [...ctx.views.practices.values()].filter((p) => sees(p.ods));
+      const matching = visible.filter(
         (p) =>
           (!statuses || statuses.has(p.status)) &&
           (!q.system || p.system === q.system) &&
@@ -66,7 +71,7 @@ export function practiceRoutes(ctx: ApiContext) {
           total: matching.length,
           limit: q.limit,
           offset: q.offset,
-          counts: ctx.views.counts(),
+          counts: practiceCounts(visible),
         },
         200,
       );
@@ -79,6 +84,7 @@ export function practiceRoutes(ctx: ApiContext) {
       path: '/api/practices/{ods}',
       summary: 'One practice: status, cause chain, checks, dependencies, report, maintenance, history',
       tags: ['practices'],
+      middleware: [ctx.guard('practice.read', (c) => ({ ods: c.req.param('ods') }))] as const,
       request: { params: OdsParam },
       responses: { 200: json(PracticeDetail, 'The practice'), 400: errors[400], 404: errors[404] },
     }),
@@ -123,6 +129,7 @@ export function practiceRoutes(ctx: ApiContext) {
       description:
         'A practice can be down before any probe sees it. `down` or `degraded` records the report (who, when, note) and the practice takes that status at the next tick; `up` clears it and the probes decide again.',
       tags: ['practices'],
+      middleware: [ctx.guard('practice.report', (c) => ({ ods: c.req.param('ods') }))] as const,
       request: { params: OdsParam, body: { content: { 'application/json': { schema: ReportBody } }, required: true } },
       responses: { 200: json(z.object({ report: Report.nullable() }), 'The report now in force (null after “we’re back”)'), 400: errors[400], 404: errors[404] },
     }),
@@ -130,11 +137,20 @@ export function practiceRoutes(ctx: ApiContext) {
       const { ods } = c.req.valid('param');
       if (!ctx.estate.practices.has(ods)) return c.json(errorBody('NOT_FOUND', `no practice with ODS code ${ods}`), 404);
       const body = c.req.valid('json');
-      const report = body.state === 'up' ? null : { state: body.state, by: body.by, note: body.note, at: ctx.now() };
+      // Who reported is the signed-in person; `by` is kept as the name they gave (e.g. on behalf of).
+      const by = `${body.by} (${ctx.actor(c)})`;
+      const report = body.state === 'up' ? null : { state: body.state, by, note: body.note, at: ctx.now() };
       // Recorded before it takes effect: a restart never loses a person's word.
       await ctx.store.signals.saveReport(ods, report);
       ctx.engine.setReport(ods, report);
-      ctx.log('info', body.state === 'up' ? 'practice reported back' : 'practice reported down', { ods, by: body.by, state: body.state });
+      ctx.log('info', body.state === 'up' ? 'practice reported back' : 'practice reported down', { ods, by, state: body.state });
+      await ctx.accounts.appendAudit({
+        at: ctx.now(),
+        actor: ctx.actor(c),
+        action: body.state === 'up' ? 'practice.report.back' : 'practice.report.down',
+        subject: `practice:${ods}`,
+        detail: { state: body.state, by: body.by, note: body.note },
+      });
       ctx.poke();
       return c.json({ report: report ? { ...report, at: new Date(report.at).toISOString() } : null }, 200);
     },

@@ -4,6 +4,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { causeChainText } from '../status/types';
 import { checkView } from './checks';
 import { availabilityOf } from './history';
+import type { AppEnv } from '../auth/middleware';
 import { errorBody, type ApiContext } from './context';
 import { Availability, CheckView, Dependency, IdParam, Service, errors, json } from './schemas';
 
@@ -21,7 +22,7 @@ const ServiceDetail = Service.extend({
 }).openapi('ServiceDetail');
 
 export function serviceRoutes(ctx: ApiContext) {
-  const app = new OpenAPIHono();
+  const app = new OpenAPIHono<AppEnv>();
   const detail = (id: string, now: number) => {
     const s = ctx.engine.status(`service:${id}`)!;
     const svc = ctx.estate.services.get(id)!;
@@ -39,6 +40,7 @@ export function serviceRoutes(ctx: ApiContext) {
       path: '/api/services',
       summary: 'Every shared service with its status and the practices it is affecting',
       tags: ['services'],
+      middleware: [ctx.guard('read')] as const,
       responses: { 200: json(z.object({ services: z.array(ServiceDetail) }), 'Every service') },
     }),
     (c) => {
@@ -53,6 +55,7 @@ export function serviceRoutes(ctx: ApiContext) {
       path: '/api/services/{id}',
       summary: 'One service',
       tags: ['services'],
+      middleware: [ctx.guard('read')] as const,
       request: { params: IdParam },
       responses: { 200: json(ServiceWithAvailability, 'The service, with availability over 24 h, 7 d and 30 d'), 400: errors[400], 404: errors[404] },
     }),

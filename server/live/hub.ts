@@ -5,6 +5,8 @@
 import type { WebSocket } from 'ws';
 import type { Counts, IncidentView, LiveClientMessage, LiveServerMessage, PracticeView, ServiceView } from './protocol';
 import { LIVE_PROTOCOL_VERSION } from './protocol';
+import type { Permission } from '../auth/permissions';
+import { practiceCounts } from '../views';
 
 export interface LiveState {
   practices: PracticeView[];
@@ -17,13 +19,25 @@ interface Client {
   ws: WebSocket;
   seq: number;
   needsSnapshot: boolean;
+  /** The practices this connection may see; null for every practice. */
+  sees: ((ods: string) => boolean) | null;
 }
+
+/**
+ * Every message a dashboard may send, with the permission it needs (auth/permissions.ts).
+ * A Record over the message union: a new message type cannot be added without one.
+ */
+export const LIVE_CLIENT_MESSAGES: Record<LiveClientMessage['type'], Permission> = { resync: 'read' };
 
 export interface LiveHubOptions {
   heartbeatMs: number;
   /** Bytes queued on one socket before it is dropped to "needs snapshot". */
   bufferLimitBytes: number;
   snapshot: () => LiveState;
+  /** Every practice's current view (for per-connection counts). */
+  allPractices: () => PracticeView[];
+  /** The ODS codes an incident affects. */
+  incidentPractices: (id: number) => string[];
   now: () => number;
   onMessage?: (type: LiveServerMessage['type']) => void;
 }
@@ -37,8 +51,9 @@ export class LiveHub {
     return this.clients.size;
   }
 
-  attach(ws: WebSocket): void {
-    const client: Client = { ws, seq: 0, needsSnapshot: false };
+  /** A new connection, already authenticated; `sees` narrows it to the practices its principal may see. */
+  attach(ws: WebSocket, sees: ((ods: string) => boolean) | null = null): void {
+    const client: Client = { ws, seq: 0, needsSnapshot: false, sees };
     this.clients.add(client);
     ws.on('close', () => this.clients.delete(client));
     ws.on('error', () => ws.terminate());
@@ -56,8 +71,23 @@ export class LiveHub {
     const at = new Date(this.opts.now()).toISOString();
     for (const client of this.clients) {
       if (this.catchUp(client)) continue;
-      this.send(client, { type: 'delta', seq: ++client.seq, at, ...delta });
+      const mine = this.scoped(client, delta);
+      if (client.sees && mine.practices.length === 0 && mine.services.length === 0 && mine.incidents.length === 0) continue;
+      this.send(client, { type: 'delta', seq: ++client.seq, at, ...mine });
     }
+  }
+
+  /** What one connection may receive: its practices only, counts over them, incidents touching them. */
+  private scoped(client: Client, state: LiveState): LiveState {
+    const sees = client.sees;
+    if (!sees) return state;
+    const incidents = state.incidents.filter((i) => i.kind === 'service' || this.opts.incidentPractices(i.id).some(sees));
+    return {
+      practices: state.practices.filter((p) => sees(p.ods)),
+      services: state.services,
+      counts: practiceCounts(this.opts.allPractices().filter((p) => sees(p.ods))),
+      incidents: incidents.map((i) => (i.kind === 'service' ? i : { ...i, affected: this.opts.incidentPractices(i.id).filter(sees).length })),
+    };
   }
 
   heartbeat(): void {
@@ -90,7 +120,7 @@ export class LiveHub {
   private sendSnapshot(client: Client): void {
     client.needsSnapshot = false;
     const at = new Date(this.opts.now()).toISOString();
-    this.send(client, { type: 'snapshot', seq: ++client.seq, at, ...this.opts.snapshot() });
+    this.send(client, { type: 'snapshot', seq: ++client.seq, at, ...this.scoped(client, this.opts.snapshot()) });
   }
 
   private send(client: Client, message: LiveServerMessage): void {

@@ -1,5 +1,6 @@
 // The Store contract: what the rest of Pulse may ask of persistence. Asynchronous from day
 // one (PostgreSQL drops in behind it later). It records and reads; it never decides.
+import type { AccountStore } from '../auth/types';
 import type { MaintenanceWindow } from '../config/estate';
 import type { HistoryStore } from '../history/store';
 import type { IncidentStore } from '../incidents/store';
@@ -36,6 +37,7 @@ export interface Store {
   readonly signals: SignalStore;
   readonly incidents: IncidentStore;
   readonly history: HistoryStore;
+  readonly accounts: AccountStore;
   /** Appends transitions in one transaction: all are written or none. */
   recordTransitions(transitions: StatusTransition[]): Promise<void>;
   /** The latest transitions of one subject, newest first. */

@@ -6,7 +6,8 @@ import type { IncomingMessage } from 'node:http';
 import type { WebSocket } from 'ws';
 import { z } from 'zod';
 import { ERROR_CLASSES, type CheckAssignment, type CheckResult } from '../../probes/types';
-import type { ServerToWorker } from '../../probes/protocol';
+import type { ServerToWorker, WorkerToServer } from '../../probes/protocol';
+import type { Permission } from '../auth/permissions';
 import { WORKER_PROTOCOL_VERSION } from '../../probes/protocol';
 
 const resultSchema = z.discriminatedUnion('ok', [
@@ -35,6 +36,13 @@ const workerMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('results'), results: z.array(resultSchema).max(10_000) }),
   z.object({ type: z.literal('stats'), lagMs: z.number(), running: z.number(), checks: z.number() }),
 ]);
+
+/**
+ * Every message a probe worker may send, with the permission it needs. The connection was
+ * already authenticated with a worker token on upgrade (`public` here means: nothing beyond
+ * that token); a worker token can do nothing else. A Record over the union: none can be missed.
+ */
+export const WORKER_MESSAGES: Record<WorkerToServer['type'], Permission> = { hello: 'public', results: 'public', stats: 'public' };
 
 export interface WorkerInfo {
   id: number;

@@ -10,6 +10,7 @@ import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse } from '../../server/main';
 import { startSimulator, type Simulator } from '../../server/simulator';
 import { launchChromium } from '../helpers/browser';
+import { signIn } from '../helpers/session';
 
 const SHOTS = join(process.cwd(), 'test-results');
 
@@ -34,7 +35,12 @@ beforeAll(async () => {
     heartbeatMs: 1_000,
   });
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+  const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
+  // Signed in as an ICB operations user (the sign-in form itself has its own test).
+  const session = await signIn(pulse.url, pulse.store.accounts);
+  const [name, value] = session.cookie.split('=') as [string, string];
+  await context.addCookies([{ name, value, url: pulse.url, httpOnly: true, sameSite: 'Lax' }]);
+  page = await context.newPage();
   mkdirSync(SHOTS, { recursive: true });
 });
 

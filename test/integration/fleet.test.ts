@@ -11,6 +11,7 @@ import type { PracticeView } from '../../server/live/protocol';
 import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse } from '../../server/main';
 import { startSimulator, type Simulator } from '../../server/simulator';
+import { signIn, type SignedIn } from '../helpers/session';
 import { waitFor } from '../helpers/wait';
 
 const TOKEN_ENV = 'PULSE_IT_FLEET_TOKEN';
@@ -20,15 +21,16 @@ const AGENTS: [number, number] = [6, 12];
 let sim: Simulator;
 let pulse: RunningPulse;
 let dir: string;
+let session: SignedIn;
 let fleetPractices: string[];
 
 async function practices(): Promise<PracticeView[]> {
-  const res = await fetch(`${pulse.url}/api/practices?limit=500`);
+  const res = await session.fetch(`/api/practices?limit=500`);
   return ((await res.json()) as { practices: PracticeView[] }).practices;
 }
 
 async function practice(ods: string): Promise<{ status: string; cause: string | null }> {
-  return (await (await fetch(`${pulse.url}/api/practices/${ods}`)).json()) as { status: string; cause: string | null };
+  return (await (await session.fetch(`/api/practices/${ods}`)).json()) as { status: string; cause: string | null };
 }
 
 beforeAll(async () => {
@@ -51,6 +53,7 @@ beforeAll(async () => {
     tickMs: 100,
     heartbeatMs: 1_000,
   });
+  session = await signIn(pulse.url, pulse.store.accounts);
   sim.startAgents({ pulseUrl: pulse.url, token: TOKEN, intervalMs: 1_000, agentsPerPractice: AGENTS });
   await waitFor('every practice to be up, fleets included', async () => (await practices()).every((p) => p.status === 'up'), 20_000);
 }, 30_000);

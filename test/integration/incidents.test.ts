@@ -11,11 +11,13 @@ import type { PracticeView } from '../../server/live/protocol';
 import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse } from '../../server/main';
 import { startSimulator, type Simulator } from '../../server/simulator';
+import { signIn, type SignedIn } from '../helpers/session';
 import { waitFor } from '../helpers/wait';
 
 let sim: Simulator;
 let pulse: RunningPulse;
 let dir: string;
+let session: SignedIn;
 
 interface IncidentJson {
   id: number;
@@ -25,7 +27,7 @@ interface IncidentJson {
   severity: string;
   affected: string[];
 }
-const get = async <T>(path: string): Promise<T> => (await (await fetch(`${pulse.url}${path}`)).json()) as T;
+const get = async <T>(path: string): Promise<T> => (await (await session.fetch(`${path}`)).json()) as T;
 const open = async () => (await get<{ incidents: IncidentJson[] }>('/api/incidents')).incidents;
 const practices = async () => (await get<{ practices: PracticeView[] }>('/api/practices?limit=10000')).practices;
 const allUp = async () => (await practices()).every((p) => p.status === 'up') && (await open()).length === 0;
@@ -49,6 +51,7 @@ beforeAll(async () => {
     tickMs: 100,
     heartbeatMs: 1_000,
   });
+  session = await signIn(pulse.url, pulse.store.accounts);
   await waitFor('every practice up', allUp, 20_000);
 }, 40_000);
 
@@ -103,7 +106,7 @@ describe('incidents by root cause', () => {
   });
 
   it('raises no incident for a failure inside a planned maintenance window', async () => {
-    const res = await fetch(`${pulse.url}/api/maintenance`, {
+    const res = await session.fetch(`/api/maintenance`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -128,7 +131,7 @@ describe('incidents by root cause', () => {
     });
     expect(service).toBeTruthy();
     expect(await open()).toEqual([]);
-    await fetch(`${pulse.url}/api/maintenance/${window.id}/cancel`, {
+    await session.fetch(`/api/maintenance/${window.id}/cancel`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ by: 'test' }),

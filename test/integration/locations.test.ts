@@ -11,6 +11,7 @@ import type { CheckResult } from '../../probes/types';
 import { loadEstateFile } from '../../server/config/estate';
 import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse } from '../../server/main';
+import { signIn, type SignedIn } from '../helpers/session';
 import { waitFor } from '../helpers/wait';
 
 const ESTATE = `status: { quorum: 2 }
@@ -27,6 +28,7 @@ practices:
 const TOKEN = 'test-worker-token';
 let pulse: RunningPulse;
 let dir: string;
+let session: SignedIn;
 const sockets: WebSocket[] = [];
 
 interface FakeLocation {
@@ -60,7 +62,7 @@ async function connect(location: string): Promise<FakeLocation> {
   return loc;
 }
 
-const get = async <T>(path: string): Promise<T> => (await (await fetch(`${pulse.url}${path}`)).json()) as T;
+const get = async <T>(path: string): Promise<T> => (await (await session.fetch(`${path}`)).json()) as T;
 const practice = (ods: string) => get<{ status: string; cause: string | null }>(`/api/practices/${ods}`);
 
 beforeAll(async () => {
@@ -76,6 +78,7 @@ beforeAll(async () => {
     workerToken: TOKEN,
     tickMs: 50,
   });
+  session = await signIn(pulse.url, pulse.store.accounts);
 });
 
 afterAll(async () => {

@@ -10,14 +10,16 @@ import type { LiveServerMessage, PracticeView } from '../../server/live/protocol
 import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse } from '../../server/main';
 import { startSimulator, type Simulator } from '../../server/simulator';
+import { signIn, type SignedIn } from '../helpers/session';
 import { waitFor } from '../helpers/wait';
 
 let sim: Simulator;
 let pulse: RunningPulse;
 let dir: string;
+let session: SignedIn;
 
 async function practices(): Promise<PracticeView[]> {
-  const res = await fetch(`${pulse.url}/api/practices`);
+  const res = await session.fetch(`/api/practices`);
   return ((await res.json()) as { practices: PracticeView[] }).practices;
 }
 
@@ -35,6 +37,7 @@ beforeAll(async () => {
     tickMs: 100,
     heartbeatMs: 1_000,
   });
+  session = await signIn(pulse.url, pulse.store.accounts);
   await waitFor('every practice to be up', async () => (await practices()).every((p) => p.status === 'up'));
 });
 
@@ -54,7 +57,7 @@ describe('an EMIS Web outage, end to end', () => {
   });
 
   it('turns every EMIS practice down with cause upstream: emis-web, live and in the API, then back up', async () => {
-    const ws = new WebSocket(`${pulse.url.replace('http', 'ws')}/ws`);
+    const ws = new WebSocket(`${pulse.url.replace('http', 'ws')}/ws`, { headers: { cookie: session.cookie, origin: pulse.url } });
     const messages: LiveServerMessage[] = [];
     ws.on('message', (data) => messages.push(JSON.parse(String(data)) as LiveServerMessage));
     await waitFor('a snapshot', () => messages.some((m) => m.type === 'snapshot'));
@@ -84,11 +87,11 @@ describe('an EMIS Web outage, end to end', () => {
     expect(lastDelta.services.find((s) => s.id === 'emis-web')).toMatchObject({ status: 'down', practicesAffected: emis.length });
 
     // Metrics agree.
-    const metrics = await (await fetch(`${pulse.url}/metrics`)).text();
+    const metrics = await (await session.fetch(`/metrics`)).text();
     expect(metrics).toContain(`pulse_practices{status="down"} ${emis.length}`);
 
     // The transition was stored.
-    const detail = (await (await fetch(`${pulse.url}/api/practices/${emis[0]}`)).json()) as { history: { to: string }[] };
+    const detail = (await (await session.fetch(`/api/practices/${emis[0]}`)).json()) as { history: { to: string }[] };
     expect(detail.history[0]!.to).toBe('down');
 
     sim.restoreAll();
@@ -99,13 +102,13 @@ describe('an EMIS Web outage, end to end', () => {
 
 describe('API and protocol edges', () => {
   it('answers /healthz', async () => {
-    const res = await fetch(`${pulse.url}/healthz`);
+    const res = await session.fetch(`/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
   it('serves valid Prometheus text with process metrics', async () => {
-    const res = await fetch(`${pulse.url}/metrics`);
+    const res = await session.fetch(`/metrics`);
     expect(res.headers.get('content-type')).toContain('text/plain');
     const text = await res.text();
     expect(text).toContain('# TYPE pulse_practices gauge');
@@ -115,18 +118,18 @@ describe('API and protocol edges', () => {
   });
 
   it('says clearly what is wrong with a bad ODS code or an unknown practice', async () => {
-    const bad = await fetch(`${pulse.url}/api/practices/not-a-code`);
+    const bad = await session.fetch(`/api/practices/not-a-code`);
     expect(bad.status).toBe(400);
     const body = (await bad.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('BAD_REQUEST');
     expect(body.error.message).toContain('ods: expected an ODS practice code');
-    const missing = await fetch(`${pulse.url}/api/practices/Z99999`);
+    const missing = await session.fetch(`/api/practices/Z99999`);
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no practice with ODS code Z99999' } });
   });
 
   it('lists services with the practices each is taking down', async () => {
-    const body = (await (await fetch(`${pulse.url}/api/services`)).json()) as { services: { id: string; checks: unknown[] }[] };
+    const body = (await (await session.fetch(`/api/services`)).json()) as { services: { id: string; checks: unknown[] }[] };
     expect(body.services.map((s) => s.id)).toEqual(expect.arrayContaining(['emis-web', 'systmone', 'vision', 'spine', 'hscn']));
   });
 
@@ -141,7 +144,7 @@ describe('API and protocol edges', () => {
   });
 
   it('resends a snapshot when a dashboard asks to resync', async () => {
-    const ws = new WebSocket(`${pulse.url.replace('http', 'ws')}/ws`);
+    const ws = new WebSocket(`${pulse.url.replace('http', 'ws')}/ws`, { headers: { cookie: session.cookie, origin: pulse.url } });
     const messages: LiveServerMessage[] = [];
     ws.on('message', (data) => messages.push(JSON.parse(String(data)) as LiveServerMessage));
     await waitFor('a snapshot', () => messages.some((m) => m.type === 'snapshot'));

@@ -9,14 +9,16 @@ import type { PracticeView } from '../../server/live/protocol';
 import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse, type StartOptions } from '../../server/main';
 import { startSimulator, type Simulator } from '../../server/simulator';
+import { signIn, type SignedIn } from '../helpers/session';
 import { waitFor } from '../helpers/wait';
 
 let sim: Simulator;
 let dir: string;
+let session: SignedIn;
 let pulse: RunningPulse | null = null;
 let options: StartOptions;
 
-const get = async <T>(path: string): Promise<T> => (await (await fetch(`${pulse!.url}${path}`)).json()) as T;
+const get = async <T>(path: string): Promise<T> => (await (await session.fetch(`${path}`)).json()) as T;
 const practices = async () => (await get<{ practices: PracticeView[] }>('/api/practices?limit=10000')).practices;
 interface IncidentJson {
   id: number;
@@ -42,6 +44,7 @@ beforeAll(async () => {
     heartbeatMs: 1_000,
   };
   pulse = await startPulse(options);
+  session = await signIn(pulse.url, pulse.store.accounts);
   await waitFor('every practice up', async () => (await practices()).every((p) => p.status === 'up'), 20_000);
 }, 40_000);
 
@@ -60,7 +63,7 @@ describe('restart mid-incident', () => {
       return incidents.length === 1 && incidents[0]!.affected.length === emis.length ? incidents : null;
     }, 20_000);
     expect(incident).toMatchObject({ key: 'service:emis-web', title: `EMIS Web down — ${emis.length} practices` });
-    const noted = await fetch(`${pulse!.url}/api/incidents/${incident!.id}/references`, {
+    const noted = await session.fetch(`/api/incidents/${incident!.id}/references`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ system: 'supplier', reference: 'EMIS-INC-20240719', by: 'ICB ops' }),
@@ -72,6 +75,7 @@ describe('restart mid-incident', () => {
     await pulse!.stop();
 
     pulse = await startPulse(options);
+    session = await signIn(pulse.url, pulse.store.accounts);
     // Straight after the restart, before new results: the same statuses, since and causes.
     expect(await practices()).toEqual(before);
     const { incidents } = await get<{ incidents: IncidentJson[] }>('/api/incidents');

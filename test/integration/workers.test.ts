@@ -8,23 +8,25 @@ import { loadEstateFile } from '../../server/config/estate';
 import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse } from '../../server/main';
 import { startSimulator, type Simulator } from '../../server/simulator';
+import { signIn, type SignedIn } from '../helpers/session';
 import { waitFor } from '../helpers/wait';
 
 const INTERVAL_MS = 2_000;
 let sim: Simulator;
 let pulse: RunningPulse;
 let dir: string;
+let session: SignedIn;
 
 interface CheckRow {
   id: string;
   status: string;
   lastResultAt: string | null;
 }
-const get = async <T>(path: string): Promise<T> => (await (await fetch(`${pulse.url}${path}`)).json()) as T;
+const get = async <T>(path: string): Promise<T> => (await (await session.fetch(`${path}`)).json()) as T;
 const checks = async () => (await get<{ checks: CheckRow[] }>('/api/checks')).checks;
 const workers = async () => (await get<{ workers: { pid: number; checks: number; location: string }[] }>('/api/workers')).workers;
 const unknownTransitions = async () => {
-  const text = await (await fetch(`${pulse.url}/metrics`)).text();
+  const text = await (await session.fetch(`/metrics`)).text();
   return [...text.matchAll(/^pulse_status_transitions_total\{subject="practice",to="unknown"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 };
 
@@ -42,6 +44,7 @@ beforeAll(async () => {
     tickMs: 100,
     heartbeatMs: 1_000,
   });
+  session = await signIn(pulse.url, pulse.store.accounts);
   await waitFor('two workers sharing the checks', async () => {
     const list = await workers();
     return list.length === 2 && list.every((w) => w.checks > 0);

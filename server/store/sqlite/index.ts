@@ -5,6 +5,7 @@ import type { SubjectKey } from '../../status/engine';
 import { causeText, type StatusLevel } from '../../status/types';
 import type { StatusTransition, Store, StoredTransition } from '../types';
 import { migrate, openDatabase, type Db, type Migration } from './db';
+import { ACCOUNT_MIGRATIONS, SqliteAccountStore } from './accounts';
 import { SqliteHistoryStore } from './history';
 import { SqliteIncidentStore } from './incidents';
 import { SIGNAL_MIGRATIONS, SqliteSignalStore } from './signals';
@@ -38,14 +39,16 @@ export class SqliteStore implements Store {
   readonly signals: SqliteSignalStore;
   readonly incidents: SqliteIncidentStore;
   readonly history: SqliteHistoryStore;
+  readonly accounts: SqliteAccountStore;
   private readonly insertMany: (rows: StatusTransition[]) => void;
 
   constructor(dataDir: string) {
     this.db = openDatabase(dataDir);
-    migrate(this.db, [...TRANSITION_MIGRATIONS, ...SIGNAL_MIGRATIONS]);
+    migrate(this.db, [...TRANSITION_MIGRATIONS, ...SIGNAL_MIGRATIONS, ...ACCOUNT_MIGRATIONS]);
     this.signals = new SqliteSignalStore(this.db);
     this.incidents = new SqliteIncidentStore(this.db);
     this.history = new SqliteHistoryStore(this.db);
+    this.accounts = new SqliteAccountStore(this.db);
     const insert = this.db.prepare<[string, string, string, string | null, number]>(
       'INSERT INTO status_events (subject, from_status, to_status, cause, at) VALUES (?, ?, ?, ?, ?)',
     );

@@ -9,6 +9,7 @@ import type { CheckResult } from '../../../probes/types';
 import { createPulse, type Pulse } from '../../../server/app';
 import { parseEstate } from '../../../server/config/estate';
 import { silentLogger } from '../../../server/log';
+import { hashPassword } from '../../../server/auth/password';
 import { SqliteStore } from '../../../server/store/sqlite';
 
 const ESTATE = `defaults: { interval: 10s, timeout: 2s }
@@ -38,14 +39,42 @@ let store: SqliteStore;
 let dir: string;
 
 const ok = (checkId: string, at = now): CheckResult => ({ ok: true, checkId, at, location: 'l', latencyMs: 5 });
+let cookie = '';
+let csrf = '';
 const req = async (path: string, init?: RequestInit & { json?: unknown }) => {
   const res = await pulse.app.request(path, {
     ...init,
     body: init?.json === undefined ? init?.body : JSON.stringify(init.json),
-    headers: { 'content-type': 'application/json', ...(init?.headers as Record<string, string>) },
+    headers: {
+      'content-type': 'application/json',
+      origin: 'http://localhost',
+      cookie,
+      'x-csrf-token': csrf,
+      ...(init?.headers as Record<string, string>),
+    },
   });
   return { status: res.status, body: (await res.json()) as any };
 };
+
+/** Signs in as a national ops user through the API, as a browser would. */
+async function signInAsOps() {
+  await store.accounts.createUser({
+    username: 'ops',
+    displayName: 'Ops',
+    role: 'ops',
+    icb: null,
+    practices: [],
+    passwordHash: await hashPassword('a long enough password', { N: 2 ** 10 }),
+    now,
+  });
+  const res = await pulse.app.request('/api/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'ops', password: 'a long enough password' }),
+  });
+  cookie = /pulse_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '')![0];
+  csrf = ((await res.json()) as { csrf: string }).csrf;
+}
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pulse-api-'));
@@ -59,6 +88,7 @@ beforeEach(async () => {
     readSecret: (ref) => ('env' in ref && ref.env === 'FLEET_B00003' ? TOKEN : ''),
   });
   await pulse.restore();
+  await signInAsOps();
   pulse.ingest(['emis-api', 's1-api', 'gw1'].map((id) => ok(id)));
   await pulse.tick();
 });
@@ -93,8 +123,8 @@ describe('practices', () => {
     await pulse.tick();
     const detail = (await req('/api/practices/A00002')).body;
     expect(detail.status).toBe('down');
-    expect(detail.cause).toBe('reported down by Jane Smith, practice manager at 00:16 UTC: no clinical system on any PC');
-    expect(detail.report).toMatchObject({ state: 'down', by: 'Jane Smith, practice manager' });
+    expect(detail.cause).toBe('reported down by Jane Smith, practice manager (ops) at 00:16 UTC: no clinical system on any PC');
+    expect(detail.report).toMatchObject({ state: 'down', by: 'Jane Smith, practice manager (ops)' });
     expect(detail.history[0]).toMatchObject({ from: 'up', to: 'down' });
 
     // A restart (new Pulse on the same store) keeps the report.
@@ -107,7 +137,7 @@ describe('practices', () => {
       readSecret: () => TOKEN,
     });
     await again.restore();
-    expect(again.engine.report('A00002')).toMatchObject({ by: 'Jane Smith, practice manager' });
+    expect(again.engine.report('A00002')).toMatchObject({ by: 'Jane Smith, practice manager (ops)' });
 
     await req('/api/practices/A00002/reports', { method: 'POST', json: { state: 'up', by: 'Jane Smith, practice manager' } });
     await pulse.tick();
