@@ -329,7 +329,7 @@ export function createPulse(deps: PulseDeps) {
   );
   app.get('/api/workers', guard('read'), (c) => c.json({ workers: gateway.workers() }));
   app.get('/api/locations', guard('read'), (c) => c.json({ locations: engine.locations(clock.now()) }));
-  app.use('/api/openapi.json', publicRoute);
+  app.get('/api/openapi.json', publicRoute);
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: {

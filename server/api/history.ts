@@ -43,7 +43,7 @@ export function historyRoutes(ctx: ApiContext) {
       summary: 'A check’s per-minute summaries (count, failures, latency) and its latest raw results',
       tags: ['checks'],
       middleware: [
-        ctx.guard('read', (c) => {
+        ctx.guard('practice.read', (c) => {
           const subject = ctx.estate.checks.get(c.req.param('id') ?? '')?.subject;
           return subject?.type === 'practice' ? { ods: subject.id } : {};
         }),

@@ -75,7 +75,8 @@ export function decide(
     case 'practice.read':
       // An unknown practice is answered 404 by the route for those who could see it, and 403
       // for those who could not: existence is not disclosed outside one's scope.
-      return target.ods !== undefined && sees(target.ods) ? 'allow' : 'forbidden';
+      // No practice named (e.g. a service's check): as `read`.
+      return target.ods === undefined || sees(target.ods) ? 'allow' : 'forbidden';
     case 'practice.report':
       return (role === 'ops' || role === 'manager') && target.ods !== undefined && sees(target.ods) ? 'allow' : 'forbidden';
     case 'incident.annotate':

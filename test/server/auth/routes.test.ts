@@ -1,0 +1,209 @@
+// Every route and every WebSocket message declares who may use it; this file enumerates
+// them all and tries each against every kind of caller. A route added without a declared
+// permission, or one that lets the wrong caller in or leaks another practice, fails here.
+import { describe, expect, it, beforeAll } from 'vitest';
+import { createPulse, type Pulse } from '../../../server/app';
+import { hashPassword } from '../../../server/auth/password';
+import { PERMISSIONS } from '../../../server/auth/permissions';
+import type { Role } from '../../../server/auth/types';
+import { parseEstate } from '../../../server/config/estate';
+import { LIVE_CLIENT_MESSAGES } from '../../../server/live/hub';
+import { silentLogger } from '../../../server/log';
+import { SqliteStore } from '../../../server/store/sqlite';
+import { WORKER_MESSAGES } from '../../../server/workers/gateway';
+
+const ESTATE = `services:
+  - { id: emis-web, name: EMIS Web, kind: clinical-system, checks: [{ id: emis-api, kind: http, target: "http://127.0.0.1:9/" }] }
+practices:
+  - { ods: A00001, name: "Riverside <script>alert(1)</script>", pcn: North, icb: QWO, system: emis-web, checks: [{ id: gw1, kind: http, target: "http://127.0.0.1:9/" }] }
+  - { ods: A00002, name: Oakwood Surgery, pcn: North, icb: QWO, system: emis-web, checks: [{ id: gw2, kind: http, target: "http://127.0.0.1:9/" }] }
+  - { ods: B00003, name: Moorside Health Centre, pcn: South, icb: QHM, system: emis-web, checks: [{ id: gw3, kind: http, target: "http://127.0.0.1:9/" }] }
+`;
+
+type Caller = 'anonymous' | 'display' | 'viewer' | 'manager' | 'ops-icb' | 'ops-national';
+const CALLERS: Caller[] = ['anonymous', 'display', 'viewer', 'manager', 'ops-icb', 'ops-national'];
+
+let pulse: Pulse;
+let store: SqliteStore;
+const headers: Record<Caller, Record<string, string>> = {} as never;
+let incidentId = 0;
+
+async function user(username: string, role: Role, icb: string | null, practices: string[]) {
+  await store.accounts.createUser({
+    username,
+    displayName: username,
+    role,
+    icb,
+    practices,
+    passwordHash: await hashPassword('long enough password', { N: 2 ** 10 }),
+    now: Date.now(),
+  });
+  const res = await pulse.app.request('/api/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password: 'long enough password' }),
+  });
+  const cookie = /pulse_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '')![0];
+  const { csrf } = (await res.json()) as { csrf: string };
+  return { cookie, 'x-csrf-token': csrf, origin: 'http://localhost' };
+}
+
+beforeAll(async () => {
+  store = new SqliteStore(':memory:');
+  pulse = createPulse({ estate: parseEstate(ESTATE, 'e.yaml'), store, clock: { now: () => Date.now() }, log: silentLogger, workerToken: 'w' });
+  await pulse.restore();
+  headers.anonymous = {};
+  const display = await store.accounts.createToken({ kind: 'display', name: 'QWO wall', icb: 'QWO', createdBy: 'test', now: Date.now() });
+  headers.display = { authorization: `Bearer ${display.secret}` };
+  headers.viewer = await user('viewer', 'viewer', 'QWO', []);
+  headers.manager = await user('manager', 'manager', null, ['A00001']);
+  headers['ops-icb'] = await user('opsqwo', 'ops', 'QWO', []);
+  headers['ops-national'] = await user('opsall', 'ops', null, []);
+  // An incident at A00002 (QWO), so incident routes have something to act on.
+  const at = Date.now();
+  for (const t of [at, at + 1]) {
+    pulse.ingest([{ ok: false, checkId: 'gw2', at: t, location: 'l', latencyMs: 1, error: 'refused', detail: 'refused' }]);
+    pulse.ingest([{ ok: true, checkId: 'gw1', at: t, location: 'l', latencyMs: 1 }, { ok: true, checkId: 'gw3', at: t, location: 'l', latencyMs: 1 }, { ok: true, checkId: 'emis-api', at: t, location: 'l', latencyMs: 1 }]);
+    await pulse.tick();
+  }
+  incidentId = pulse.incidents.open()[0]!.id;
+});
+
+describe('declared permissions', () => {
+  it('every REST route declares a permission before any handler runs', () => {
+    const byRoute = new Map<string, unknown[]>();
+    for (const r of pulse.app.routes) {
+      if (r.method === 'ALL' && (r.path === '/*' || r.path === '/api/*') && byRoute.size === 0) continue; // global middleware
+      const key = `${r.method} ${r.path}`;
+      byRoute.set(key, [...(byRoute.get(key) ?? []), r.handler]);
+    }
+    const undeclared = [...byRoute].filter(([, handlers]) => !(handlers[0] as { permission?: string }).permission).map(([k]) => k);
+    expect(undeclared).toEqual([]);
+    for (const [, handlers] of byRoute) expect(PERMISSIONS).toContain((handlers[0] as { permission: string }).permission);
+  });
+
+  it('every WebSocket message type declares a permission', () => {
+    for (const table of [LIVE_CLIENT_MESSAGES, WORKER_MESSAGES]) {
+      for (const permission of Object.values(table)) expect(PERMISSIONS).toContain(permission);
+    }
+    expect(Object.keys(LIVE_CLIENT_MESSAGES)).toEqual(['resync']);
+    expect(Object.keys(WORKER_MESSAGES).sort()).toEqual(['hello', 'results', 'stats']);
+  });
+});
+
+// Each route with a request and the callers it must let in; everyone else gets 401 or 403.
+const everyoneSignedIn: Caller[] = ['display', 'viewer', 'manager', 'ops-icb', 'ops-national'];
+const people: Caller[] = ['viewer', 'manager', 'ops-icb', 'ops-national'];
+const ops: Caller[] = ['ops-icb', 'ops-national'];
+const future = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
+const TABLE: { route: string; path: () => string; body?: unknown; allowed: Caller[] }[] = [
+  { route: 'GET /healthz', path: () => '/healthz', allowed: CALLERS },
+  { route: 'GET /metrics', path: () => '/metrics', allowed: CALLERS },
+  { route: 'GET /api/practices', path: () => '/api/practices', allowed: everyoneSignedIn },
+  { route: 'GET /api/practices/:ods (own)', path: () => '/api/practices/A00001', allowed: everyoneSignedIn },
+  { route: 'GET /api/practices/:ods (other ICB)', path: () => '/api/practices/B00003', allowed: ['ops-national'] },
+  { route: 'POST /api/practices/:ods/reports (own)', path: () => '/api/practices/A00001/reports', body: { state: 'up', by: 'x' }, allowed: ['manager', 'ops-icb', 'ops-national'] },
+  { route: 'POST /api/practices/:ods/reports (not theirs)', path: () => '/api/practices/A00002/reports', body: { state: 'up', by: 'x' }, allowed: ['ops-icb', 'ops-national'] },
+  { route: 'GET /api/services', path: () => '/api/services', allowed: everyoneSignedIn },
+  { route: 'GET /api/services/:id', path: () => '/api/services/emis-web', allowed: everyoneSignedIn },
+  { route: 'GET /api/checks', path: () => '/api/checks', allowed: everyoneSignedIn },
+  { route: 'GET /api/checks/:id/history (own practice)', path: () => '/api/checks/gw1/history', allowed: everyoneSignedIn },
+  { route: 'GET /api/checks/:id/history (other ICB)', path: () => '/api/checks/gw3/history', allowed: ['ops-national'] },
+  { route: 'GET /api/maintenance', path: () => '/api/maintenance', allowed: everyoneSignedIn },
+  {
+    route: 'POST /api/maintenance',
+    path: () => '/api/maintenance',
+    body: { subject: 'service:emis-web', start: future(10), end: future(11), author: 'a', reason: 'r' },
+    allowed: ops,
+  },
+  { route: 'POST /api/maintenance/:id/cancel', path: () => '/api/maintenance/nope/cancel', body: { by: 'x' }, allowed: ops },
+  { route: 'GET /api/incidents', path: () => '/api/incidents', allowed: everyoneSignedIn },
+  { route: 'GET /api/incidents/:id', path: () => `/api/incidents/${incidentId}`, allowed: everyoneSignedIn },
+  { route: 'POST /api/incidents/:id/notes', path: () => `/api/incidents/${incidentId}/notes`, body: { by: 'x', text: 'y' }, allowed: ops },
+  { route: 'POST /api/incidents/:id/references', path: () => `/api/incidents/${incidentId}/references`, body: { system: 'other', reference: 'R1', by: 'x' }, allowed: ops },
+  { route: 'GET /api/workers', path: () => '/api/workers', allowed: everyoneSignedIn },
+  { route: 'GET /api/locations', path: () => '/api/locations', allowed: everyoneSignedIn },
+  { route: 'GET /api/openapi.json', path: () => '/api/openapi.json', allowed: CALLERS },
+  { route: 'GET /api/auth/me', path: () => '/api/auth/me', allowed: people },
+  { route: 'GET /api/tokens', path: () => '/api/tokens', allowed: ops },
+  { route: 'POST /api/tokens', path: () => '/api/tokens', body: { kind: 'display', name: 'wall' }, allowed: ops },
+  { route: 'POST /api/tokens/:id/revoke', path: () => '/api/tokens/9999/revoke', body: {}, allowed: ops },
+  { route: 'GET /api/audit', path: () => '/api/audit', allowed: ops },
+];
+
+describe('every route against every caller', () => {
+  for (const row of TABLE) {
+    it(`${row.route}`, async () => {
+      for (const caller of CALLERS) {
+        const res = await pulse.app.request(row.path(), {
+          method: row.body === undefined ? 'GET' : 'POST',
+          headers: { 'content-type': 'application/json', ...headers[caller] },
+          body: row.body === undefined ? undefined : JSON.stringify(row.body),
+        });
+        const text = await res.text();
+        if (row.allowed.includes(caller)) {
+          expect([401, 403], `${caller} should be let in to ${row.route}`).not.toContain(res.status);
+          expect(res.status, `${caller}: ${text}`).toBeLessThan(500);
+        } else {
+          expect([401, 403], `${caller} must be refused ${row.route} (got ${res.status})`).toContain(res.status);
+          expect(res.status).toBe(caller === 'anonymous' ? 401 : 403);
+          // Nothing leaked in a refusal: no practice names, no ODS codes.
+          expect(text).not.toMatch(/Riverside|Oakwood|Moorside|A0000|B0000/);
+        }
+      }
+    });
+  }
+
+  it('covers every declared route', () => {
+    const declared = new Set(pulse.app.routes.filter((r) => (r.handler as { permission?: string }).permission).map((r) => `${r.method} ${r.path}`));
+    const tried = new Set(TABLE.map((r) => r.route.replace(/ \(.*\)$/, '')));
+    const untested = [...declared].filter((r) => !tried.has(r) && !['GET /assets/*', 'GET /favicon.svg', 'GET /', 'ALL /api/*', 'POST /api/auth/login', 'POST /api/auth/logout', 'POST /api/auth/logout-everywhere', 'POST /api/heartbeats/:ods'].includes(r));
+    expect(untested).toEqual([]);
+  });
+});
+
+describe('scope: nothing of another practice leaks', () => {
+  it('gives a manager only their own practice, with counts over it alone', async () => {
+    const res = await pulse.app.request('/api/practices', { headers: headers.manager });
+    const body = (await res.json()) as { practices: { ods: string }[]; counts: { total: number } };
+    expect(body.practices.map((p) => p.ods)).toEqual(['A00001']);
+    expect(body.counts.total).toBe(1);
+    const checks = (await (await pulse.app.request('/api/checks', { headers: headers.manager })).json()) as { checks: { id: string }[] };
+    expect(checks.checks.map((c) => c.id).sort()).toEqual(['emis-api', 'gw1']);
+    const incidents = (await (await pulse.app.request('/api/incidents', { headers: headers.manager })).json()) as { incidents: unknown[] };
+    expect(incidents.incidents).toEqual([]); // the open incident is at A00002
+    expect((await pulse.app.request(`/api/incidents/${incidentId}`, { headers: headers.manager })).status).toBe(404);
+  });
+
+  it('gives an ICB display link and an ICB ops user that ICB’s practices only', async () => {
+    for (const caller of ['display', 'ops-icb', 'viewer'] as const) {
+      const body = (await (await pulse.app.request('/api/practices', { headers: headers[caller] })).json()) as { practices: { ods: string }[] };
+      expect(body.practices.map((p) => p.ods).sort(), caller).toEqual(['A00001', 'A00002']);
+    }
+  });
+
+  it('returns practice names as data, never as markup (the page renders them as text)', async () => {
+    const res = await pulse.app.request('/api/practices/A00001', { headers: headers['ops-national'] });
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('cross-site requests', () => {
+  it('refuses a state change without the CSRF token, or from a foreign origin', async () => {
+    const body = JSON.stringify({ state: 'up', by: 'x' });
+    const { cookie } = headers['ops-national'];
+    const noToken = await pulse.app.request('/api/practices/A00001/reports', { method: 'POST', headers: { cookie: cookie!, 'content-type': 'application/json' }, body });
+    expect(noToken.status).toBe(403);
+    expect(((await noToken.json()) as { error: { code: string } }).error.code).toBe('CSRF');
+    const foreign = await pulse.app.request('/api/practices/A00001/reports', {
+      method: 'POST',
+      headers: { ...headers['ops-national'], origin: 'https://evil.example', 'content-type': 'application/json' },
+      body,
+    });
+    expect(foreign.status).toBe(403);
+    const ok = await pulse.app.request('/api/practices/A00001/reports', { method: 'POST', headers: { ...headers['ops-national'], 'content-type': 'application/json' }, body });
+    expect(ok.status).toBe(200);
+  });
+});
