@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ConfigError, loadEstateFile } from './config/estate';
+import type { AccountStore } from './auth/types';
 import { jsonLogger } from './log';
 import { startPulse, type StartOptions } from './main';
 
@@ -49,7 +50,7 @@ async function main(): Promise<void> {
   const options = readOptions();
   const log = jsonLogger(process.stdout, (process.env.PULSE_LOG_LEVEL as 'info' | undefined) ?? 'info');
   let stopDemo: () => Promise<void> = async () => {};
-  let afterStart: (url: string) => void = () => {};
+  let afterStart: (url: string, accounts: AccountStore) => Promise<void> = async () => {};
   let start: StartOptions;
 
   if (options.config) {
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     if (e.code === 'EACCES') fail(`not allowed to listen on ${start.host}:${options.port}`);
     fail(`could not start: ${e.message}`);
   }
-  afterStart(running.url);
+  await afterStart(running.url, running.store.accounts);
   process.stdout.write(`\n  Pulse is running at ${running.url}\n\n`);
 
   const shutdown = (signal: string) => {

@@ -4,6 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hashPassword } from './auth/password';
+import type { AccountStore, Role } from './auth/types';
 import { loadEstateFile, type Estate } from './config/estate';
 import type { Logger } from './log';
 import { startSimulator } from './simulator';
@@ -19,7 +21,7 @@ export async function prepareDemo(opts: { host: string; port: number; dataDir: s
   estate: Estate;
   host: string;
   /** Called with Pulse's URL once it listens: starts the simulated workstation agents. */
-  afterStart: (url: string) => void;
+  afterStart: (url: string, accounts: AccountStore) => Promise<void>;
   stop: () => Promise<void>;
 }> {
   if (!LOOPBACK.has(opts.host)) {
@@ -73,10 +75,44 @@ export async function prepareDemo(opts: { host: string; port: number; dataDir: s
   return {
     estate,
     host: opts.host,
-    afterStart: (url) => {
+    afterStart: async (url, accounts) => {
       sim.startAgents({ pulseUrl: url, token: fleetToken, intervalMs: FLEET_INTERVAL_MS });
       opts.log('info', 'demo: simulated workstation agents started', { pulseUrl: url, practices: fleets.length, workstations });
+      await demoAccounts(url, accounts, estate);
     },
     stop: () => sim.close(),
   };
+}
+
+/**
+ * The demo's accounts — the only place Pulse ever has credentials it did not get from a
+ * person. New random passwords on every start (printed here, stored hashed) and a wall
+ * display link. Loopback only: prepareDemo refuses any other HOST.
+ */
+async function demoAccounts(url: string, accounts: AccountStore, estate: Estate): Promise<void> {
+  const practice = [...estate.practices.values()].find((p) => p.system === 'emis-web')!;
+  const icb = practice.icb;
+  const people: { username: string; displayName: string; role: Role; icb: string | null; practices: string[]; what: string }[] = [
+    { username: 'ops', displayName: 'Demo ICB operations', role: 'ops', icb: null, practices: [], what: 'every practice, maintenance, tokens' },
+    { username: 'manager', displayName: `Demo manager, ${practice.name}`, role: 'manager', icb: null, practices: [practice.ods], what: `${practice.name} (${practice.ods}) only` },
+    { username: 'viewer', displayName: `Demo viewer, ICB ${icb}`, role: 'viewer', icb, practices: [], what: `read-only, ICB ${icb}` },
+  ];
+  const lines = ['', '  Demo accounts (new passwords every start; demo only):'];
+  for (const p of people) {
+    const password = randomBytes(12).toString('base64url');
+    const passwordHash = await hashPassword(password);
+    const existing = await accounts.userForSignIn(p.username);
+    if (existing) {
+      await accounts.updateUser(existing.user.id, { passwordHash, role: p.role, icb: p.icb, practices: p.practices, disabled: false });
+    } else {
+      await accounts.createUser({ ...p, passwordHash, now: Date.now() });
+    }
+    lines.push(`    ${p.username.padEnd(8)} ${password}   ${p.what}`);
+  }
+  for (const old of await accounts.listTokens()) {
+    if (old.name === 'Demo wall display' && old.revokedAt === null) await accounts.revokeToken(old.id, Date.now());
+  }
+  const wall = await accounts.createToken({ kind: 'display', name: 'Demo wall display', icb: null, createdBy: 'demo', now: Date.now() });
+  lines.push('', `  Wall display link (read-only, no sign-in): ${url}/?display=${wall.secret}`, '');
+  process.stdout.write(lines.join('\n') + '\n');
 }
