@@ -28,6 +28,9 @@ import type { IncidentView } from './live/protocol';
 import { incidentRoutes } from './api/incidents';
 import { historyRoutes } from './api/history';
 import { authRoutes } from './api/auth';
+import { oidcRoutes } from './api/oidc';
+import { createOidcClient } from './auth/oidc';
+import { readSecretRef } from './auth/oidc-config';
 import { authenticate, principalOf, requires, type AppEnv, type AuthDeps, SESSION_COOKIE } from './auth/middleware';
 import { canSee, scopeOf, type Permission } from './auth/permissions';
 import { LoginThrottle } from './auth/throttle';
@@ -319,7 +322,7 @@ export function createPulse(deps: PulseDeps) {
     '/',
     authRoutes(ctx, {
       throttle: deps.auth?.throttle ?? new LoginThrottle(),
-      sessionTtlMs: deps.auth?.sessionTtlMs ?? 12 * 3_600_000,
+      sessionTtlMs: deps.auth?.sessionTtlMs ?? estate.auth.sessionTtlMs,
       secureCookies: deps.auth?.secureCookies ?? false,
       onBreakGlass: (user: User, address: string) => {
         metrics.breakGlass();
@@ -327,6 +330,11 @@ export function createPulse(deps: PulseDeps) {
       },
     }),
   );
+  if (estate.auth.oidc) {
+    const oidc = createOidcClient(estate.auth.oidc, { readSecret: readSecretRef });
+    app.route('/', oidcRoutes(ctx, oidc, estate.auth.oidc, { sessionTtlMs: deps.auth?.sessionTtlMs ?? estate.auth.sessionTtlMs, secureCookies: deps.auth?.secureCookies ?? false }));
+  }
+  app.get('/api/auth/providers', publicRoute, (c) => c.json({ oidc: estate.auth.oidc ? { start: '/auth/oidc/start' } : null }));
   app.get('/api/workers', guard('read'), (c) => c.json({ workers: gateway.workers() }));
   app.get('/api/locations', guard('read'), (c) => c.json({ locations: engine.locations(clock.now()) }));
   app.get('/api/openapi.json', publicRoute);

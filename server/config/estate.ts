@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { getCheckKind } from '../../probes/registry';
 import type { FleetConfig } from '../fleet/config';
 import { resolveRetention, type Retention } from '../history/retention';
+import type { OidcConfig } from '../auth/oidc-config';
 import { FLEET_CHECK_KIND, fleetCheckId } from '../fleet/toResult';
 import type { CheckAssignment } from '../../probes/types';
 import { parseDuration } from './duration';
@@ -59,6 +60,7 @@ export interface Estate {
   /** Planned maintenance windows from the file (more can be added through the API). */
   maintenance: MaintenanceWindow[];
   retention: Retention;
+  auth: { oidc: OidcConfig | null; sessionTtlMs: number };
 }
 
 export interface MaintenanceWindow {
@@ -78,9 +80,19 @@ export class ConfigError extends Error {
     readonly field: string | null,
     readonly reason: string,
   ) {
-    super(`${file}${line ? `:${line}` : ''}: ${field ? `${field}: ` : ''}${reason}`);
+    super(oneLine(`${file}${line ? `:${line}` : ''}: ${field ? `${field}: ` : ''}${reason}`));
     this.name = 'ConfigError';
   }
+}
+
+/**
+ * Control characters (a newline in a quoted value or key, a terminal escape) written as
+ * escapes, so the message stays one line and prints safely whatever the file contains.
+ */
+function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) =>
+    ch === '\n' ? '\\n' : ch === '\r' ? '\\r' : ch === '\t' ? '\\t' : `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 type Path = (string | number)[];
@@ -130,7 +142,13 @@ export function parseEstate(text: string, file: string): Estate {
     const reason = yamlError.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError(file, line, null, `invalid YAML: ${reason}`);
   }
-  const raw: unknown = doc.toJS();
+  let raw: unknown;
+  try {
+    raw = doc.toJS();
+  } catch (err) {
+    // An alias to no anchor, or aliases nested to expand without limit ("billion laughs").
+    throw new ConfigError(file, null, null, `invalid YAML: ${err instanceof Error ? err.message : String(err)}`);
+  }
   if (raw === null || raw === undefined) throw new ConfigError(file, null, null, 'the file is empty');
   const parsed = estateFileSchema.safeParse(raw);
   if (!parsed.success) throw describeIssue(parsed.error.issues[0]!, doc, counter, file);
@@ -270,6 +288,7 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
     status: flapping ? { ...rules, flapping: { windowMs: parseDuration(flapping.window)!, maxChanges: flapping.maxChanges } } : rules,
     maintenance,
     retention: resolveRetention(data.retention),
+    auth: { oidc: data.auth.oidc ?? null, sessionTtlMs: parseDuration(data.auth.session)! },
   };
 }
 

@@ -6,6 +6,7 @@ import { checkKinds } from '../../probes/registry';
 import { parseDuration } from './duration';
 import { fleetSchema } from '../fleet/config';
 import { retentionSchema } from '../history/retention';
+import { oidcSchema } from '../auth/oidc-config';
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, {
   message: 'expected a duration such as 500ms, 30s, 2m or 1h',
@@ -121,6 +122,11 @@ export const estateFileSchema = z
     maintenance: z.array(maintenanceSchema).default([]),
     /** How long status transitions and per-minute check summaries are kept. */
     retention: retentionSchema,
+    /** Signing in: an OpenID Connect provider (NHS CIS2) besides local accounts, and session length. */
+    auth: z
+      .object({ oidc: oidcSchema.optional(), session: duration.default('12h') })
+      .strict()
+      .default({ session: '12h' }),
     services: z.array(serviceSchema).min(1, 'expected at least one service'),
     practices: z.array(practiceSchema).default([]),
   })
