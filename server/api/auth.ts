@@ -5,7 +5,7 @@ import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { SESSION_COOKIE, type AppEnv } from '../auth/middleware';
-import { dummyVerify, verifyPassword } from '../auth/password';
+import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../auth/password';
 import type { LoginThrottle } from '../auth/throttle';
 import type { ApiToken, User } from '../auth/types';
 import { errorBody, type ApiContext } from './context';
@@ -93,12 +93,16 @@ export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
       const address = addressOf(c);
       const now = ctx.now();
       const gate = opts.throttle.check(username, address, now);
-      if (!gate.allowed) {
+      const found = await ctx.accounts.userForSignIn(username);
+      // A break-glass account is never locked by failures against its name (anyone could
+      // lock it out during an incident); its sign-ins are still limited per address.
+      const lockedOnlyByName = !gate.allowed && gate.reason === 'account' && found?.user.breakGlass === true;
+      if (!gate.allowed && !lockedOnlyByName) {
         c.header('Retry-After', String(Math.ceil(gate.retryAfterMs / 1000)));
-        await audit(c, 'auth.signin.throttled', `user:${username.toLowerCase()}`, { address, reason: gate.reason }, `anonymous@${address}`);
+        // Not audited per attempt (the failures that caused the lock-out are): hammering must not grow the log.
+        ctx.log('warn', 'sign-in throttled', { address, reason: gate.reason });
         return c.json(errorBody('THROTTLED', `too many failed sign-ins; try again in ${Math.ceil(gate.retryAfterMs / 60_000)} min`), 429);
       }
-      const found = await ctx.accounts.userForSignIn(username);
       const ok = found?.passwordHash ? await verifyPassword(password, found.passwordHash) : await dummyVerify(password);
       if (!found || !ok || found.user.disabled) {
         opts.throttle.recordFailure(username, address, now);
@@ -106,6 +110,7 @@ export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
         return c.json(errorBody('BAD_CREDENTIALS', 'wrong username or password'), 401);
       }
       opts.throttle.recordSuccess(username, address);
+      if (needsRehash(found.passwordHash!)) await ctx.accounts.updateUser(found.user.id, { passwordHash: await hashPassword(password) });
       // A fresh session on every sign-in: a session id planted before sign-in is worthless.
       const { secret, session } = await ctx.accounts.createSession(found.user.id, now, opts.sessionTtlMs);
       setCookie(c, SESSION_COOKIE, secret, {

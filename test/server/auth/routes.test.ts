@@ -125,6 +125,7 @@ const TABLE: { route: string; path: () => string; body?: unknown; allowed: Calle
   { route: 'GET /api/locations', path: () => '/api/locations', allowed: everyoneSignedIn },
   { route: 'GET /api/openapi.json', path: () => '/api/openapi.json', allowed: CALLERS },
   { route: 'GET /api/auth/me', path: () => '/api/auth/me', allowed: people },
+  { route: 'GET /api/auth/providers', path: () => '/api/auth/providers', allowed: CALLERS },
   { route: 'GET /api/tokens', path: () => '/api/tokens', allowed: ops },
   { route: 'POST /api/tokens', path: () => '/api/tokens', body: { kind: 'display', name: 'wall' }, allowed: ops },
   { route: 'POST /api/tokens/:id/revoke', path: () => '/api/tokens/9999/revoke', body: {}, allowed: ops },
