@@ -1,17 +1,22 @@
-// Entry point: opens the one live feed and mounts the dashboard with it.
-import { mount } from 'svelte';
+// Entry point: works out how this page may watch (a wall-display link or a person's account),
+// then mounts the app, which starts the live feed once someone may watch.
+import { mount, unmount } from 'svelte';
 import App from './App.svelte';
 import { LiveFeed } from './lib/live.svelte';
+import { Session, accessFrom, liveUrl } from './lib/session.svelte';
 import './app.css';
 
 const target = document.getElementById('app');
 if (!target) throw new Error('Pulse: #app element missing from index.html');
 
-const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-const live = new LiveFeed({ url: `${scheme}://${location.host}/ws` });
-live.start();
+const access = accessFrom(location.search);
+const session = access.kind === 'account' ? new Session() : null;
+const url = liveUrl(location, access);
+// A refused WebSocket looks like a dead server; asking /api/auth/me tells the two apart.
+const openFeed = () => new LiveFeed({ url, onAttemptFailed: () => void session?.recheck() });
 
-mount(App, { target, props: { live } });
+const app = mount(App, { target, props: { session, openFeed } });
+void session?.load();
 
 // In development a hot reload must not leave the previous connection and its timer running.
-import.meta.hot?.dispose(() => live.close());
+import.meta.hot?.dispose(() => void unmount(app));

@@ -69,7 +69,8 @@ export function requires(
       return c.json({ error: { code: 'FORBIDDEN', message: 'your account may not do this here' } }, 403);
     }
     if (!SAFE.has(c.req.method) && principal.kind === 'user') {
-      const crossSite = crossSiteReason(c, principal.session.csrf, deps.trustedOrigins);
+      // Public routes (signing in again from a second tab) have no token to check; the origin still is.
+      const crossSite = crossSiteReason(c, permission === 'public' ? null : principal.session.csrf, deps.trustedOrigins);
       if (crossSite) return c.json({ error: { code: 'CSRF', message: crossSite } }, 403);
     }
     await next();
@@ -79,12 +80,12 @@ export function requires(
 }
 
 /** Why a state-changing request looks cross-site, or null when it is fine. */
-export function crossSiteReason(c: Context, csrf: string, trustedOrigins: string[]): string | null {
+export function crossSiteReason(c: Context, csrf: string | null, trustedOrigins: string[]): string | null {
   const origin = c.req.header('origin');
   if (origin && origin !== ownOrigin(c) && !trustedOrigins.includes(origin)) return `requests from ${origin} are not accepted`;
   const fetchSite = c.req.header('sec-fetch-site');
   if (fetchSite === 'cross-site') return 'cross-site requests are not accepted';
-  if (c.req.header('x-csrf-token') !== csrf) return 'missing or wrong X-CSRF-Token header; reload the page';
+  if (csrf !== null && c.req.header('x-csrf-token') !== csrf) return 'missing or wrong X-CSRF-Token header; reload the page';
   return null;
 }
 

@@ -10,7 +10,7 @@ import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse } from '../../server/main';
 import { startSimulator, type Simulator } from '../../server/simulator';
 import { launchChromium } from '../helpers/browser';
-import { signIn } from '../helpers/session';
+import { hashPassword } from '../../server/auth/password';
 
 const SHOTS = join(process.cwd(), 'test-results');
 
@@ -35,12 +35,7 @@ beforeAll(async () => {
     heartbeatMs: 1_000,
   });
   browser = await launchChromium();
-  const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
-  // Signed in as an ICB operations user (the sign-in form itself has its own test).
-  const session = await signIn(pulse.url, pulse.store.accounts);
-  const [name, value] = session.cookie.split('=') as [string, string];
-  await context.addCookies([{ name, value, url: pulse.url, httpOnly: true, sameSite: 'Lax' }]);
-  page = await context.newPage();
+  page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
   mkdirSync(SHOTS, { recursive: true });
 });
 
@@ -52,10 +47,32 @@ afterAll(async () => {
 });
 
 describe('dashboard in Chromium', () => {
+  it('refuses a wrong password, then signs in through the form', async () => {
+    await pulse.store.accounts.createUser({
+      username: 'jsmith',
+      displayName: 'Jane Smith',
+      role: 'ops',
+      icb: null,
+      practices: [],
+      passwordHash: await hashPassword('a long test password', { N: 2 ** 10 }),
+      now: Date.now(),
+    });
+    await page.goto(pulse.url);
+    const form = page.locator('form[data-testid="sign-in"]');
+    await form.waitFor({ timeout: 10_000 });
+    await form.locator('input[name="username"]').fill('jsmith');
+    await form.locator('input[name="password"]').fill('not the password');
+    await form.locator('button[type="submit"]').click();
+    await page.locator('[data-testid="sign-in-error"]').waitFor({ timeout: 5_000 });
+    expect(await page.locator('[data-testid="sign-in-error"]').innerText()).toMatch(/wrong username or password/i);
+    await form.locator('input[name="password"]').fill('a long test password');
+    await form.locator('button[type="submit"]').click();
+    await page.locator('[data-testid="sign-out"]').waitFor({ timeout: 10_000 });
+  });
+
   it('shows an EMIS practice turn Down, with its cause, when EMIS Web fails', async () => {
     const emis = sim.practices.find((p) => p.system === 'emis-web')!;
     const other = sim.practices.find((p) => p.system === 'systmone')!;
-    await page.goto(pulse.url);
     const tile = page.locator(`[data-testid="practice-tile"][data-ods="${emis.ods}"]`);
     await tile.and(page.locator('[data-status="up"]')).waitFor({ timeout: 15_000 });
     await page.locator('[data-testid="connection"]', { hasText: 'Live' }).waitFor({ timeout: 5_000 });

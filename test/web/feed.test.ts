@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Counts, LiveServerMessage, PracticeView, ServiceView } from '../../server/live/protocol';
+import type { Counts, IncidentView, LiveServerMessage, PracticeView, ServiceView } from '../../server/live/protocol';
 import {
   connected,
   connectionState,
@@ -46,6 +46,21 @@ function play(messages: LiveServerMessage[], start: FeedState = connected(initia
     actions.push(step.action);
   });
   return { state, actions };
+}
+
+function incident(id: number, patch: Partial<IncidentView> = {}): IncidentView {
+  return {
+    id,
+    key: 'service:emis-web',
+    kind: 'service',
+    title: 'EMIS Web is down',
+    status: 'open',
+    severity: 'down',
+    openedAt: at(T0),
+    resolvedAt: null,
+    affected: 12,
+    ...patch,
+  };
 }
 
 const hello: LiveServerMessage = { type: 'hello', protocol: 1, heartbeatMs: HB };
@@ -165,6 +180,48 @@ describe('live feed reducer', () => {
   });
 });
 
+describe('open incidents in the feed', () => {
+  const withIncidents = (message: LiveServerMessage, incidents: IncidentView[]): LiveServerMessage =>
+    message.type === 'snapshot' || message.type === 'delta' ? { ...message, incidents } : message;
+
+  it('takes the open incidents from a snapshot, replacing whatever was held before', () => {
+    const before = play([hello, withIncidents(snapshot(1), [incident(1), incident(2)])]).state;
+    const { state } = play([withIncidents(snapshot(5), [incident(3)])], connected(before, T0 + 10));
+    expect(Object.keys(state.incidents)).toEqual(['3']);
+  });
+
+  it('upserts delta incidents by id and keeps the others', () => {
+    const { state } = play([
+      hello,
+      withIncidents(snapshot(1), [incident(1), incident(2, { severity: 'degraded', title: 'A81001 is degraded' })]),
+      withIncidents(delta(2, []), [incident(2, { severity: 'down', title: 'A81001 is down' }), incident(3)]),
+    ]);
+    expect(Object.keys(state.incidents).sort()).toEqual(['1', '2', '3']);
+    expect(state.incidents[2]).toMatchObject({ severity: 'down', title: 'A81001 is down' });
+    expect(state.incidents[1]).toEqual(incident(1));
+  });
+
+  it('drops an incident from the open list when a delta says it is resolved', () => {
+    const { state } = play([
+      hello,
+      withIncidents(snapshot(1), [incident(1), incident(2)]),
+      withIncidents(delta(2, []), [incident(1, { status: 'resolved', resolvedAt: at(T0 + 5000) })]),
+    ]);
+    expect(Object.keys(state.incidents)).toEqual(['2']);
+  });
+
+  it('never lists a resolved incident, even one it never saw open', () => {
+    const { state } = play([hello, snapshot(1), withIncidents(delta(2, []), [incident(9, { status: 'resolved' })])]);
+    expect(state.incidents).toEqual({});
+  });
+
+  it('ignores incidents in deltas while awaiting a snapshot, like everything else', () => {
+    const old = play([hello, withIncidents(snapshot(1), [incident(1)])]).state;
+    const step = reduce(connected(old, T0 + 60_000), withIncidents(delta(1, []), [incident(1, { status: 'resolved' })]), T0 + 60_001);
+    expect(Object.keys(step.state.incidents)).toEqual(['1']);
+  });
+});
+
 describe('connection state', () => {
   const live = play([hello, snapshot(1)]).state; // lastMessageAt = T0 + 1
 
@@ -227,6 +284,12 @@ describe('parsing server messages', () => {
     for (const message of [hello, snapshot(1), delta(2, []), heartbeat(3)]) {
       expect(parseServerMessage(JSON.stringify(message))).toEqual(message);
     }
+  });
+
+  it('reads a snapshot or delta without incidents (an older server) as having none', () => {
+    const { incidents: _none, ...old } = snapshot(1) as Extract<LiveServerMessage, { type: 'snapshot' }>;
+    expect(parseServerMessage(JSON.stringify(old))).toEqual(snapshot(1));
+    expect(parseServerMessage(JSON.stringify({ ...old, incidents: 'none' }))).toBeNull();
   });
 
   it('drops what is not one of them', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { PracticeView, ServiceView } from '../../server/live/protocol';
-import { causeInWords, clockTime, sortPractices } from '../../web/lib/view';
+import type { IncidentView, PracticeView, ServiceView } from '../../server/live/protocol';
+import { causeInWords, clockTime, shortTime, sortIncidents, sortPractices } from '../../web/lib/view';
 
 function practice(ods: string, name: string, status: PracticeView['status']): PracticeView {
   return { ods, name, pcn: 'PCN', icb: null, system: 'emis-web', status, cause: null, mode: 'normal', since: '2026-05-01T08:00:00Z' };
@@ -46,5 +46,33 @@ describe('clock time', () => {
   it('is HH:MM:SS, 24-hour', () => {
     expect(clockTime(new Date(2026, 4, 1, 14, 3, 9).getTime())).toBe('14:03:09');
     expect(clockTime(null)).toBe('—');
+  });
+});
+
+describe('open incidents', () => {
+  const incident = (id: number, severity: IncidentView['severity'], openedAt: string): IncidentView => ({
+    id,
+    key: `practice:A${id}`,
+    kind: 'practice',
+    title: `Incident ${id}`,
+    status: 'open',
+    severity,
+    openedAt,
+    resolvedAt: null,
+    affected: 1,
+  });
+
+  it('lists down before degraded, then the newest first', () => {
+    const sorted = sortIncidents([
+      incident(1, 'degraded', '2026-05-01T09:30:00Z'),
+      incident(2, 'down', '2026-05-01T08:00:00Z'),
+      incident(3, 'down', '2026-05-01T09:00:00Z'),
+    ]);
+    expect(sorted.map((i) => i.id)).toEqual([3, 2, 1]);
+  });
+
+  it('shows when an incident opened as HH:MM, 24-hour', () => {
+    expect(shortTime(new Date(2026, 4, 1, 14, 3, 9).getTime())).toBe('14:03');
+    expect(shortTime('not a time')).toBe('—');
   });
 });

@@ -3,7 +3,7 @@
 // before reconnecting. No sockets, timers or clocks here (time is passed in), so every rule
 // is unit-tested without a browser. It must never compute a status: it keeps what the
 // server said.
-import type { Counts, LiveServerMessage, PracticeView, ServiceView } from '../../server/live/protocol';
+import type { Counts, IncidentView, LiveServerMessage, PracticeView, ServiceView } from '../../server/live/protocol';
 
 /** What the operator is told about the feed. */
 export type ConnectionState = 'connecting' | 'live' | 'stale' | 'offline';
@@ -19,6 +19,8 @@ export interface FeedState {
   practices: Readonly<Record<string, PracticeView>> | null;
   services: Readonly<Record<string, ServiceView>>;
   counts: Counts | null;
+  /** Open incidents keyed by id: a snapshot replaces them, a delta upserts, a resolved one leaves. */
+  incidents: Readonly<Record<number, IncidentView>>;
   /** Client clock (ms) of the last in-sequence message: what staleness is measured from. */
   lastMessageAt: number | null;
   /** Server time (ISO) the data was last confirmed current: snapshot, delta or heartbeat `at`. */
@@ -50,6 +52,7 @@ export function initialFeed(): FeedState {
     practices: null,
     services: {},
     counts: null,
+    incidents: {},
     lastMessageAt: null,
     lastUpdateAt: null,
     openedAt: null,
@@ -76,6 +79,7 @@ export function reduce(state: FeedState, message: LiveServerMessage, now: number
           practices: byKey(message.practices, (p) => p.ods),
           services: byKey(message.services, (s) => s.id),
           counts: message.counts,
+          incidents: mergeIncidents({}, message.incidents),
           lastMessageAt: now,
           lastUpdateAt: message.at,
         },
@@ -97,6 +101,7 @@ export function reduce(state: FeedState, message: LiveServerMessage, now: number
           practices: merge(state.practices ?? {}, message.practices, (p) => p.ods),
           services: merge(state.services, message.services, (s) => s.id),
           counts: message.counts,
+          incidents: mergeIncidents(state.incidents, message.incidents),
         },
         action: 'none',
       };
@@ -170,14 +175,18 @@ export function parseServerMessage(text: string): LiveServerMessage | null {
     case 'heartbeat':
       return isSeq(value.seq) && typeof value.at === 'string' ? (value as LiveServerMessage) : null;
     case 'snapshot':
-    case 'delta':
+    case 'delta': {
+      // A server from before incidents sends none: read that as "no incidents", not a bad frame.
+      const incidents = value.incidents ?? [];
       return isSeq(value.seq) &&
         typeof value.at === 'string' &&
         Array.isArray(value.practices) &&
         Array.isArray(value.services) &&
-        isObject(value.counts)
-        ? (value as LiveServerMessage)
+        isObject(value.counts) &&
+        Array.isArray(incidents)
+        ? ({ ...value, incidents } as LiveServerMessage)
         : null;
+    }
     default:
       return null;
   }
@@ -193,6 +202,20 @@ function merge<T>(current: Readonly<Record<string, T>>, changed: readonly T[], k
   if (changed.length === 0) return current as Record<string, T>;
   const out: Record<string, T> = { ...current };
   for (const item of changed) out[key(item)] = item;
+  return out;
+}
+
+/** Upserts incidents by id; one that is resolved leaves the open list. */
+function mergeIncidents(
+  current: Readonly<Record<number, IncidentView>>,
+  changed: readonly IncidentView[],
+): Readonly<Record<number, IncidentView>> {
+  if (changed.length === 0) return current;
+  const out: Record<number, IncidentView> = { ...current };
+  for (const incident of changed) {
+    if (incident.status === 'resolved') delete out[incident.id];
+    else out[incident.id] = incident;
+  }
   return out;
 }
 

@@ -5,7 +5,7 @@
 // Timers: one interval for the whole life of the feed (clock + watchdog), at most one
 // pending reconnect timeout, and handlers that ignore any socket but the current one, so
 // reconnects never stack timers or double-schedule. close() clears all of them.
-import type { LiveClientMessage, PracticeView, ServiceView, Counts } from '../../server/live/protocol';
+import type { Counts, IncidentView, LiveClientMessage, PracticeView, ServiceView } from '../../server/live/protocol';
 import {
   connected,
   connectionState,
@@ -31,6 +31,11 @@ export interface LiveFeedOptions {
   backoff?: Backoff;
   /** How often the clock and watchdog run. */
   tickMs?: number;
+  /**
+   * Called when an attempt closes without ever opening. The browser hides why (a refused
+   * sign-in and a server that is down look the same), so the caller asks the server.
+   */
+  onAttemptFailed?: () => void;
 }
 
 export class LiveFeed {
@@ -55,6 +60,7 @@ export class LiveFeed {
       random: Math.random,
       backoff: DEFAULT_BACKOFF,
       tickMs: 1_000,
+      onAttemptFailed: () => {},
       ...options,
     };
     this.#now = this.#options.now();
@@ -70,6 +76,10 @@ export class LiveFeed {
   }
   get counts(): Counts | null {
     return this.#feed.counts;
+  }
+  /** Open incidents, keyed by id. */
+  get incidents(): Readonly<Record<number, IncidentView>> {
+    return this.#feed.incidents;
   }
   /** Client clock (ms) of the last in-sequence message. */
   get lastMessageAt(): number | null {
@@ -140,6 +150,7 @@ export class LiveFeed {
       this.#socket = null;
       this.#link = { phase: 'closed', lastAttemptFailed: !opened };
       this.#scheduleReconnect();
+      if (!opened) this.#options.onAttemptFailed();
     };
   }
 

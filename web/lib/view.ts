@@ -1,6 +1,6 @@
 // How statuses the server sent are put into words, shapes and order on screen. Presentation
 // only: it never decides a status, it labels the one it is given.
-import type { PracticeView, ServiceView } from '../../server/live/protocol';
+import type { IncidentView, PracticeView, ServiceView } from '../../server/live/protocol';
 import type { StatusLevel } from '../../server/status/types';
 
 /** Worst first, as in the status engine; a Record so a new level cannot be forgotten here. */
@@ -74,4 +74,32 @@ export function clockTime(at: string | number | null): string {
   if (at === null) return '—';
   const date = new Date(at);
   return Number.isNaN(date.getTime()) ? '—' : clock.format(date);
+}
+
+const shortClock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false });
+
+/** HH:MM in the display's local time; an em dash when the time cannot be read. */
+export function shortTime(at: string | number): string {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? '—' : shortClock.format(date);
+}
+
+const SEVERITY_RANK: Record<IncidentView['severity'], number> = { down: 0, degraded: 1 };
+
+/** Open incidents worst first, then the newest first. */
+export function sortIncidents(incidents: Iterable<IncidentView>): IncidentView[] {
+  return [...incidents].sort(
+    (a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || Date.parse(b.openedAt) - Date.parse(a.openedAt) || b.id - a.id,
+  );
+}
+
+export const ROLE_LABEL: Record<'ops' | 'manager' | 'viewer', string> = {
+  ops: 'Operations',
+  manager: 'Practice manager',
+  viewer: 'Viewer',
+};
+
+/** A server message as a sentence: "wrong username or password" → "Wrong username or password". */
+export function sentence(message: string): string {
+  return message.charAt(0).toUpperCase() + message.slice(1);
 }
