@@ -17,6 +17,8 @@ export const RESULT_FLUSH_MS = 250;
 export const RESULT_BATCH_MAX = 500;
 export const STATS_EVERY_MS = 5_000;
 export const RESULT_BUFFER_MAX = 10_000;
+/** The scheduler wakes at most this often and starts everything then due together (see SchedulerOptions.tickMs). */
+export const SCHEDULER_TICK_MS = 20;
 const PING_EVERY_MS = 15_000;
 const RECONNECT_BASE_MS = 500;
 const RECONNECT_CAP_MS = 30_000;
@@ -29,7 +31,10 @@ export interface WorkerOptions {
   serverUrl: string;
   token: string;
   location: string;
+  /** Most checks in flight at once (default: the scheduler's). */
   concurrency?: number;
+  /** Most checks in flight against one host at once (default: the scheduler's). */
+  perHostConcurrency?: number;
   resultBufferMax?: number;
   /** For the scheduler only; connection timers are real. */
   clock?: Clock;
@@ -147,6 +152,8 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
   const scheduler = new Scheduler({
     location: options.location,
     concurrency: options.concurrency,
+    perHostConcurrency: options.perHostConcurrency,
+    tickMs: SCHEDULER_TICK_MS,
     clock: options.clock,
     kinds: options.kinds,
     onResult: (result) => {
@@ -315,7 +322,13 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
 
 const USAGE =
   'usage: node --import tsx probes/worker.ts --server ws://HOST:PORT --token TOKEN [--location NAME] ' +
-  '(or PULSE_SERVER_URL, PULSE_WORKER_TOKEN, PULSE_LOCATION)';
+  '[--concurrency N] [--per-host-concurrency N] ' +
+  '(or PULSE_SERVER_URL, PULSE_WORKER_TOKEN, PULSE_LOCATION, PULSE_CONCURRENCY, PULSE_PER_HOST_CONCURRENCY)';
+
+const LIMIT_FLAGS = {
+  concurrency: { env: 'PULSE_CONCURRENCY', option: 'concurrency' },
+  'per-host-concurrency': { env: 'PULSE_PER_HOST_CONCURRENCY', option: 'perHostConcurrency' },
+} as const;
 
 /** Reads flags (`--name value` or `--name=value`), falling back to the environment. Returns a one-line error on misuse. */
 export function parseWorkerArgs(
@@ -325,7 +338,7 @@ export function parseWorkerArgs(
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    const match = /^--(server|token|location)(?:=(.*))?$/.exec(arg);
+    const match = /^--(server|token|location|concurrency|per-host-concurrency)(?:=(.*))?$/.exec(arg);
     if (!match) return { error: `unknown argument "${arg}"; ${USAGE}` };
     const name = match[1] ?? '';
     const value = match[2] ?? argv[++i];
@@ -342,7 +355,15 @@ export function parseWorkerArgs(
   } catch (err) {
     return { error: describeError(err) };
   }
-  return { serverUrl, token, location };
+  const options: WorkerOptions = { serverUrl, token, location };
+  for (const [flag, { env: envName, option }] of Object.entries(LIMIT_FLAGS)) {
+    const text = flags.get(flag) ?? env[envName];
+    if (text === undefined || text === '') continue;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) return { error: `--${flag} (or ${envName}) must be a whole number of at least 1, not "${text}"` };
+    options[option] = value;
+  }
+  return options;
 }
 
 async function main(): Promise<void> {

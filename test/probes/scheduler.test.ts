@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { http } from '../../probes/http';
-import { Scheduler, nextDueAt, phaseOf } from '../../probes/scheduler';
+import { Scheduler, hostOf, nextDueAt, phaseOf, type Clock } from '../../probes/scheduler';
 import type { CheckAssignment, CheckKind, CheckResult, ProbeContext, ProbeOutcome } from '../../probes/types';
 import { FakeClock } from './fake-clock';
 
@@ -9,7 +9,7 @@ const ok: ProbeOutcome = { ok: true, latencyMs: 1 };
 
 /** A check kind whose runs finish only when the test says so. */
 function heldKind() {
-  const runs: { target: string; ctx: ProbeContext; resolve: (o: ProbeOutcome) => void }[] = [];
+  const runs: { target: string; ctx: ProbeContext; resolve: (o: ProbeOutcome) => void; done: boolean }[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const kind: CheckKind<Record<string, never>> = {
@@ -20,14 +20,18 @@ function heldKind() {
       new Promise<ProbeOutcome>((resolve) => {
         inFlight++;
         maxInFlight = Math.max(maxInFlight, inFlight);
-        runs.push({
+        const run = {
           target,
           ctx,
-          resolve: (outcome) => {
+          done: false,
+          resolve: (outcome: ProbeOutcome) => {
+            if (run.done) return;
+            run.done = true;
             inFlight--;
             resolve(outcome);
           },
-        });
+        };
+        runs.push(run);
       }),
   };
   return { kind, runs, maxInFlight: () => maxInFlight };
@@ -45,13 +49,44 @@ function check(id: string, overrides: Partial<CheckAssignment> = {}): CheckAssig
   return { id, kind: 'instant', target: 'x', intervalMs: 10_000, timeoutMs: 2_000, options: {}, ...overrides };
 }
 
-function setup(opts: { concurrency?: number; clock?: FakeClock; kinds?: Record<string, CheckKind<unknown>> } = {}) {
+/** A check kind that takes as long as `delays` says for its target (0 by default), on the given clock. */
+function sleepyKind(clock: Clock, delays: Map<string, number>) {
+  const starts: { target: string; at: number }[] = [];
+  const kind: CheckKind<Record<string, never>> = {
+    kind: 'sleepy',
+    options: z.object({}).strict(),
+    validateTarget: () => null,
+    run: (target) => {
+      starts.push({ target, at: clock.now() });
+      return new Promise<ProbeOutcome>((resolve) => clock.setTimeout(() => resolve(ok), delays.get(target) ?? 0));
+    },
+  };
+  return { kind, starts };
+}
+
+/** Nearest-rank percentile of unsorted values. */
+function percentileOf(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
+}
+
+/** How late a run of a check with this id started, given its start time and interval. */
+function lagOf(id: string, at: number, intervalMs: number): number {
+  const offset = Math.floor(phaseOf(id) * intervalMs);
+  return (((at - offset) % intervalMs) + intervalMs) % intervalMs;
+}
+
+function setup(
+  opts: { concurrency?: number; perHostConcurrency?: number; lagWindowMs?: number; clock?: FakeClock; kinds?: Record<string, CheckKind<unknown>> } = {},
+) {
   const clock = opts.clock ?? new FakeClock();
   const results: CheckResult[] = [];
   const scheduler = new Scheduler({
     location: 'test',
     clock,
     concurrency: opts.concurrency,
+    perHostConcurrency: opts.perHostConcurrency,
+    lagWindowMs: opts.lagWindowMs,
     kinds: opts.kinds ?? { instant: instantKind },
     onResult: (r) => results.push(r),
   });
@@ -261,5 +296,190 @@ describe('Scheduler', () => {
     await clock.advance(60_000);
     expect(results).toHaveLength(countBefore);
     expect(scheduler.stats()).toMatchObject({ checks: 0, running: 0 });
+  });
+  it('never runs more than perHostConcurrency checks against one host, while other hosts keep their slots', async () => {
+    const held = heldKind();
+    const { clock, results, scheduler } = setup({ concurrency: 5, perHostConcurrency: 2, kinds: { held: held.kind } });
+    // One gateway behind several ports and spellings, and a second host.
+    const onA = Array.from({ length: 6 }, (_, i) => check(`a${i}`, { kind: 'held', target: `https://GP-A.example.nhs.uk:${8000 + i}/p${i}`, timeoutMs: 100_000 }));
+    const onB = Array.from({ length: 3 }, (_, i) => check(`b${i}`, { kind: 'held', target: 'gp-b.example.nhs.uk:443', timeoutMs: 100_000 }));
+    scheduler.setChecks([...onA, ...onB]);
+    const inFlightOn = (host: string) => held.runs.filter((r) => !r.done && hostOf(r.target) === host).length;
+    const bounds = () => {
+      expect(inFlightOn('gp-a.example.nhs.uk')).toBeLessThanOrEqual(2);
+      expect(inFlightOn('gp-b.example.nhs.uk')).toBeLessThanOrEqual(2);
+      expect(scheduler.stats().running).toBeLessThanOrEqual(5);
+    };
+
+    await clock.advance(10_000);
+    // Host A's waiting runs do not hold up host B: two of each run, one total slot stays free.
+    expect(inFlightOn('gp-a.example.nhs.uk')).toBe(2);
+    expect(inFlightOn('gp-b.example.nhs.uk')).toBe(2);
+    expect(scheduler.stats()).toMatchObject({ running: 4, queued: 5 });
+
+    // A check removed while it waits for its host never runs, and stops counting as queued.
+    const waitingOnA = onA.find((c) => !held.runs.some((r) => r.target === c.target));
+    expect(waitingOnA).toBeDefined();
+    scheduler.setChecks([...onA.filter((c) => c !== waitingOnA), ...onB]);
+    expect(scheduler.stats()).toMatchObject({ running: 4, queued: 4 });
+
+    for (let i = 0; results.length < 8; i++) {
+      const run = held.runs[i];
+      if (!run) throw new Error(`run ${i} never started (${results.length} results)`);
+      run.resolve(ok);
+      await clock.advance(0);
+      bounds();
+    }
+    expect(new Set(results.map((r) => r.checkId))).toEqual(new Set([...onA, ...onB].filter((c) => c !== waitingOnA).map((c) => c.id)));
+    expect(held.runs.some((r) => r.target === waitingOnA?.target)).toBe(false);
+    expect(scheduler.stats()).toMatchObject({ running: 0, queued: 0 });
+    scheduler.stop();
+  });
+
+  it('never starts a run whose check was removed while it waited for a free slot', async () => {
+    const held = heldKind();
+    const { clock, results, scheduler } = setup({ concurrency: 1, kinds: { held: held.kind } });
+    const first = check('first', { kind: 'held', target: 'one', timeoutMs: 100_000 });
+    const second = check('second', { kind: 'held', target: 'two', timeoutMs: 100_000 });
+    scheduler.setChecks([first, second]);
+    await clock.advance(9_999);
+    expect(scheduler.stats()).toMatchObject({ running: 1, queued: 1 });
+    const running = held.runs[0]!;
+
+    scheduler.setChecks(running.target === 'one' ? [first] : [second]);
+    expect(scheduler.stats()).toMatchObject({ running: 1, queued: 0 });
+    running.resolve(ok);
+    await clock.advance(0);
+    expect(held.runs).toHaveLength(1);
+    expect(results).toHaveLength(1);
+    expect(scheduler.stats()).toMatchObject({ running: 0, queued: 0 });
+    scheduler.stop();
+  });
+
+  it('groups targets by host name: URL or host:port, any case, any port', () => {
+    expect(hostOf('https://GP.Example.nhs.uk:8443/status')).toBe('gp.example.nhs.uk');
+    expect(hostOf('http://gp.example.nhs.uk/')).toBe('gp.example.nhs.uk');
+    expect(hostOf('gp.example.nhs.uk:22')).toBe('gp.example.nhs.uk');
+    expect(hostOf('[::1]:3389')).toBe('::1');
+    expect(hostOf('http://[::1]:8080/')).toBe('::1');
+    expect(hostOf('something odd')).toBe('something odd');
+  });
+
+  it('reports the median and 99th percentile start lag of the window, matching the lags the runs actually had', async () => {
+    const clock = new FakeClock();
+    const delays = new Map<string, number>();
+    const sleepy = sleepyKind(clock, delays);
+    const { results, scheduler } = setup({ clock, concurrency: 1, kinds: { sleepy: sleepy.kind } });
+    // One slot, 60 checks each taking 120 ms per 10 s: 72% busy, so runs queue behind each other by varying amounts.
+    const ids = Array.from({ length: 60 }, (_, i) => `q${i}`);
+    for (const id of ids) delays.set(id, 120);
+    scheduler.setChecks(ids.map((id) => check(id, { kind: 'sleepy', target: id })));
+    await clock.advance(30_000);
+    expect(results.length).toBeGreaterThan(150);
+
+    const lags = sleepy.starts.map((s) => lagOf(s.target, s.at, 10_000));
+    const truth = { p50: percentileOf(lags, 0.5), p99: percentileOf(lags, 0.99), max: Math.max(...lags) };
+    expect(truth.p99).toBeGreaterThan(truth.p50);
+    expect(truth.p99).toBeGreaterThan(64); // beyond the exact bins: exercises the log-scale ones
+    const stats = scheduler.stats();
+    // Exact below 64 ms; above, the top of a bin at most 3.2 % wide, never beyond the worst.
+    for (const [reported, actual] of [
+      [stats.lagP50Ms, truth.p50],
+      [stats.lagP99Ms, truth.p99],
+    ] as const) {
+      expect(reported).toBeGreaterThanOrEqual(actual);
+      expect(reported).toBeLessThanOrEqual(Math.ceil(actual * 1.032) + 1);
+    }
+    expect(stats.lagMs).toBeGreaterThanOrEqual(truth.max);
+    expect(stats.lagP99Ms).toBeLessThanOrEqual(stats.lagMs);
+    scheduler.stop();
+  });
+
+  it('forgets a lag spike once it slides out of the window', async () => {
+    const clock = new FakeClock();
+    const delays = new Map<string, number>([['blocker', 2_000]]);
+    const sleepy = sleepyKind(clock, delays);
+    const { scheduler } = setup({ clock, concurrency: 1, lagWindowMs: 10_000, kinds: { sleepy: sleepy.kind } });
+    const ids = ['blocker', ...Array.from({ length: 50 }, (_, i) => `f${i}`)];
+    scheduler.setChecks(ids.map((id) => check(id, { kind: 'sleepy', target: id })));
+    await clock.advance(10_000);
+    // Whatever fell due while the blocker held the only slot started late.
+    const spike = scheduler.stats();
+    expect(spike.lagMs).toBeGreaterThan(500);
+    expect(spike.lagP99Ms).toBeGreaterThan(500);
+    expect(spike.lagP50Ms).toBeLessThan(spike.lagP99Ms);
+
+    delays.set('blocker', 0);
+    await clock.advance(25_000);
+    expect(scheduler.stats()).toMatchObject({ lagMs: 0, lagP50Ms: 0, lagP99Ms: 0 });
+    scheduler.stop();
+  });
+
+  it('keeps one timer for 5,000 checks, whatever is due or in flight, and runs each once per interval', async () => {
+    const held = heldKind();
+    const { clock, results, scheduler } = setup({ kinds: { instant: instantKind, held: held.kind } });
+    const checks = Array.from({ length: 5_000 }, (_, i) => check(`c${i}`, { target: `host-${i % 700}` }));
+    scheduler.setChecks([...checks, check('slow', { kind: 'held', target: 'slow-host', timeoutMs: 100_000 })]);
+    expect(clock.pendingTimers).toBe(1);
+    await clock.advance(9_999); // each check's first slot falls in [now, now + 10 s)
+    expect(held.runs).toHaveLength(1);
+    expect(clock.pendingTimers).toBe(1);
+    expect(results).toHaveLength(5_000);
+    expect(new Set(results.map((r) => r.checkId)).size).toBe(5_000);
+    await clock.advance(10_000);
+    expect(results).toHaveLength(10_000);
+    expect(clock.pendingTimers).toBe(1);
+    scheduler.stop();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('with a tick, wakes at most once per tick and starts every run due by then, less than a tick after its slot', async () => {
+    class CountingClock extends FakeClock {
+      armed = 0;
+      override setTimeout(fn: () => void, ms: number) {
+        this.armed++;
+        return super.setTimeout(fn, ms);
+      }
+    }
+    const clock = new CountingClock();
+    const results: CheckResult[] = [];
+    const scheduler = new Scheduler({ location: 'test', clock, tickMs: 20, kinds: { instant: instantKind }, onResult: (r) => results.push(r) });
+    const ids = Array.from({ length: 2_000 }, (_, i) => `t${i}`);
+    scheduler.setChecks(ids.map((id) => check(id)));
+    await clock.advance(10_019);
+    expect(new Set(results.map((r) => r.checkId)).size).toBe(2_000);
+    for (const r of results) {
+      expect(r.at % 20).toBe(0);
+      expect(lagOf(r.checkId, r.at, 10_000)).toBeLessThan(20);
+    }
+    // 2,000 runs, yet no more wake-ups than ticks in the interval.
+    expect(clock.armed).toBeLessThanOrEqual(10_020 / 20 + 1);
+    expect(scheduler.stats().lagP99Ms).toBeLessThan(20);
+    scheduler.stop();
+  });
+
+  it('finds its slots again when the wall clock steps back, instead of waiting the difference out', async () => {
+    /** Wall time that can be stepped; timers stay on the monotonic fake time, as real timers do. */
+    class SteppingClock extends FakeClock {
+      offset = 0;
+      override now(): number {
+        return super.now() + this.offset;
+      }
+    }
+    const clock = new SteppingClock();
+    const held = heldKind();
+    const { results, scheduler } = setup({ clock, kinds: { instant: instantKind, held: held.kind } });
+    scheduler.setChecks([check('every-second', { intervalMs: 1_000 }), check('slow', { kind: 'held', intervalMs: 60_000, timeoutMs: 5_000 })]);
+    await clock.advance(60_000);
+    const before = results.filter((r) => r.checkId === 'every-second').length;
+    expect(held.runs).toHaveLength(1);
+
+    clock.offset = -3_600_000; // an hour back
+    await clock.advance(5_000);
+    const after = results.filter((r) => r.checkId === 'every-second');
+    expect(after.length - before).toBeGreaterThanOrEqual(4);
+    // The run in flight still meets its deadline, not an hour late.
+    expect(results.filter((r) => r.checkId === 'slow')).toMatchObject([{ error: 'timeout' }]);
+    scheduler.stop();
   });
 });

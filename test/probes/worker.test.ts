@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WORKER_PROTOCOL_VERSION, type ServerToWorker, type WorkerToServer } from '../../probes/protocol';
-import { BoundedBuffer, parseWorkerArgs, workersUrl } from '../../probes/worker';
+import { BoundedBuffer, RESULT_BATCH_MAX, parseWorkerArgs, workersUrl } from '../../probes/worker';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'test-token';
@@ -169,6 +169,55 @@ describe('probe worker process', () => {
     expect(await within(10_000, 'the worker to exit', worker.exited)).toBe(0);
   });
 
+  it('batches results and opens a fresh connection for every http check', async () => {
+    const { server, url } = await startFakeServer();
+    // Counts connections and the requests each carried, so keep-alive would show.
+    let connections = 0;
+    let reused = 0;
+    let keepAliveAsked = 0;
+    const carried = new WeakSet<object>();
+    const site: Server = createServer((req, res) => {
+      if (carried.has(req.socket)) reused++;
+      carried.add(req.socket);
+      if (req.headers.connection !== 'close') keepAliveAsked++;
+      res.end('ok');
+    });
+    site.on('connection', () => connections++);
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => site.close(() => resolve())));
+    const port = (site.address() as AddressInfo).port;
+
+    const worker = spawnWorker(['--server', url, '--token', TOKEN, '--location', 'test']);
+    const connection = await server.nextConnection();
+    await connection.next(isHello, 'hello');
+    connection.send({
+      type: 'assign',
+      checks: Array.from({ length: 100 }, (_, i) => ({
+        id: `web-${i}`,
+        kind: 'http',
+        target: `http://127.0.0.1:${port}/${i}`,
+        intervalMs: 200,
+        timeoutMs: 2_000,
+        options: {},
+      })),
+    });
+    // ~500 results a second, flushed every 250 ms: batches of many, never more than the cap.
+    const sizes: number[] = [];
+    while (sizes.reduce((a, b) => a + b, 0) < 1_000) {
+      const batch = await connection.next(isResults, 'a results batch');
+      expect(batch.results.every((r) => r.ok)).toBe(true);
+      sizes.push(batch.results.length);
+    }
+    expect(Math.max(...sizes)).toBeGreaterThanOrEqual(20);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(RESULT_BATCH_MAX);
+    expect(sizes.length).toBeLessThan(1_000 / 5);
+    worker.child.kill('SIGTERM');
+    expect(await within(10_000, 'the worker to exit', worker.exited)).toBe(0);
+    expect(connections).toBeGreaterThanOrEqual(1_000);
+    expect(reused).toBe(0);
+    expect(keepAliveAsked).toBe(0);
+  });
+
   it('exits with code 2 and one clear line when the server rejects the token', async () => {
     const { url } = await startFakeServer();
     const worker = spawnWorker(['--server', url, '--token', 'wrong', '--location', 'test']);
@@ -198,6 +247,28 @@ describe('worker command line', () => {
     });
     expect(parseWorkerArgs(['--server', 'ws://h:1'], {})).toMatchObject({ error: expect.stringContaining('missing --token') });
     expect(parseWorkerArgs(['--bogus'], {})).toMatchObject({ error: expect.stringContaining('unknown argument') });
+  });
+
+  it('reads the concurrency bounds from flags or the environment, and refuses nonsense', () => {
+    expect(parseWorkerArgs(['--server', 'ws://h:1', '--token', 't', '--concurrency', '256', '--per-host-concurrency=4'], {})).toEqual({
+      serverUrl: 'ws://h:1',
+      token: 't',
+      location: 'local',
+      concurrency: 256,
+      perHostConcurrency: 4,
+    });
+    expect(parseWorkerArgs([], { PULSE_SERVER_URL: 'ws://h:1', PULSE_WORKER_TOKEN: 't', PULSE_PER_HOST_CONCURRENCY: '2' })).toEqual({
+      serverUrl: 'ws://h:1',
+      token: 't',
+      location: 'local',
+      perHostConcurrency: 2,
+    });
+    expect(parseWorkerArgs(['--server', 'ws://h:1', '--token', 't', '--concurrency', '0'], {})).toMatchObject({
+      error: expect.stringContaining('--concurrency (or PULSE_CONCURRENCY) must be a whole number of at least 1, not "0"'),
+    });
+    expect(parseWorkerArgs(['--server', 'ws://h:1', '--token', 't'], { PULSE_PER_HOST_CONCURRENCY: 'lots' })).toMatchObject({
+      error: expect.stringContaining('not "lots"'),
+    });
   });
 
   it('appends /workers only when the server URL has no path', () => {
