@@ -10,7 +10,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { getCheckKind } from '../probes/registry';
 import type { CheckAssignment, CheckResult } from '../probes/types';
 import { checkRoutes } from './api/checks';
@@ -393,17 +393,38 @@ export function createPulse(deps: PulseDeps) {
       const principal = await principalOf(authDeps, cookie, display ? `Bearer ${display}` : undefined);
       if (principal.kind === 'anonymous') return refuse(socket, '401 Unauthorized');
       const scope = scopeOf(principal, estate);
-      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(ws, scope === 'all' ? null : scope === 'none' ? () => false : scope));
+      const stillValid = async () => (await principalOf(authDeps, cookie, display ? `Bearer ${display}` : undefined)).kind !== 'anonymous';
+      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(recheck(ws, stillValid), scope === 'all' ? null : scope === 'none' ? () => false : scope));
     } else if (url.pathname === '/workers') {
       const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
       const stored = bearer ? await store.accounts.tokenBySecret(bearer, clock.now()) : null;
-      if (!gateway.authorize(req) && stored?.kind !== 'worker') {
+      const shared = gateway.authorize(req);
+      if (!shared && stored?.kind !== 'worker') {
         log('warn', 'worker connection refused: bad token', { address: req.socket.remoteAddress });
         return refuse(socket, '401 Unauthorized');
       }
-      wss.handleUpgrade(req, socket, head, (ws) => gateway.attach(ws));
+      const stillValid = async () => shared || (await store.accounts.tokenBySecret(bearer!, clock.now()))?.kind === 'worker';
+      wss.handleUpgrade(req, socket, head, (ws) => gateway.attach(recheck(ws, stillValid)));
     } else {
       refuse(socket, '404 Not Found');
+    }
+  }
+
+  /**
+   * Open sockets with the check of the credentials they were opened with, run again on every
+   * heartbeat: signing out, disabling an account, or revoking a display link or worker token
+   * also ends a connection already open, not just the next one.
+   */
+  const openSockets = new Map<WebSocket, () => Promise<boolean>>();
+  function recheck(ws: WebSocket, stillValid: () => Promise<boolean>): WebSocket {
+    openSockets.set(ws, stillValid);
+    ws.once('close', () => openSockets.delete(ws));
+    return ws;
+  }
+  async function recheckSockets(): Promise<void> {
+    for (const [ws, stillValid] of openSockets) {
+      // A store error (e.g. while shutting down) is not a revocation.
+      if (!(await stillValid().catch(() => true))) ws.close(4401, 'signed out, or the link or token was revoked');
     }
   }
 
@@ -430,6 +451,7 @@ export function createPulse(deps: PulseDeps) {
     heartbeat: () => {
       hub.heartbeat();
       gateway.sweep();
+      void recheckSockets();
     },
     handleUpgrade,
     close,

@@ -36,6 +36,11 @@ function readOptions() {
   if (!Number.isInteger(localWorkers) || localWorkers < 0 || localWorkers > 64) {
     fail(`PULSE_WORKERS: "${workersText}" is not a number of workers (0-64)`);
   }
+  // Behind a TLS reverse proxy: the address people use, so their browsers' Origin is accepted.
+  const publicUrl = process.env.PULSE_PUBLIC_URL || undefined;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/?#\s]+\/?$/.test(publicUrl)) {
+    fail(`PULSE_PUBLIC_URL: "${publicUrl}" is not an address such as https://pulse.example.nhs.uk`);
+  }
   return {
     config: values.config ?? process.env.PULSE_CONFIG,
     port,
@@ -43,6 +48,7 @@ function readOptions() {
     dataDir: resolve(process.env.PULSE_DATA_DIR ?? './data'),
     localWorkers,
     workerToken: process.env.PULSE_WORKER_TOKEN || undefined,
+    publicUrl,
   };
 }
 

@@ -28,6 +28,12 @@ export interface StartOptions {
   heartbeatMs?: number;
   /** How often the engine's state is saved for a restart (it is also saved on stop). */
   saveStateMs?: number;
+  /**
+   * The address people reach Pulse at, when that is not where it listens (behind a TLS
+   * reverse proxy: `https://pulse.example.nhs.uk`). Its origin may make state-changing requests
+   * and open /ws; an https address makes the session cookie Secure.
+   */
+  publicUrl?: string;
 }
 
 export interface RunningPulse {
@@ -49,6 +55,9 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
     workerToken,
     webDir: `${ROOT}dist/web`,
     heartbeatMs: opts.heartbeatMs ?? 5_000,
+    auth: opts.publicUrl
+      ? { trustedOrigins: [new URL(opts.publicUrl).origin], secureCookies: new URL(opts.publicUrl).protocol === 'https:' }
+      : undefined,
   });
   await pulse.restore();
 

@@ -4,6 +4,7 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { isIP } from 'node:net';
 import { SESSION_COOKIE, type AppEnv } from '../auth/middleware';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../auth/password';
 import type { LoginThrottle } from '../auth/throttle';
@@ -55,12 +56,22 @@ const userView = (u: User) => ({
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const tokenView = (t: ApiToken) => ({ ...t, createdAt: iso(t.createdAt)!, lastUsedAt: iso(t.lastUsedAt), revokedAt: iso(t.revokedAt) });
 
+/**
+ * The client's address, for throttling and the audit log. Behind a reverse proxy on the same
+ * host (docs/security.md) every connection comes from loopback, so the address the proxy
+ * saw, in X-Real-IP, is used instead: otherwise one person's wrong passwords would lock
+ * everyone out. The header is believed only from a loopback peer, never from the network.
+ */
 export function addressOf(c: Context): string {
+  let peer: string;
   try {
-    return getConnInfo(c).remote.address ?? 'unknown';
+    peer = getConnInfo(c).remote.address ?? 'unknown';
   } catch {
     return 'unknown';
   }
+  const forwarded = c.req.header('x-real-ip')?.trim();
+  const loopback = /^(127\.|::1$|::ffff:127\.)/.test(peer);
+  return loopback && forwarded && isIP(forwarded) ? forwarded : peer;
 }
 
 export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
@@ -197,11 +208,20 @@ export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
           required: true,
         },
       },
-      responses: { 201: json(z.object({ token: TokenView, secret: z.string() }), 'Created'), 400: errors[400] },
+      responses: {
+        201: json(z.object({ token: TokenView, secret: z.string() }), 'Created'),
+        400: errors[400],
+        403: json(ErrorBody, 'A worker token asked for by the operations staff of one ICB'),
+      },
     }),
     async (c) => {
       const body = c.req.valid('json');
       const principal = c.get('principal');
+      // A worker may report results for every check in the estate: one ICB's staff must not
+      // be able to mint a credential that decides the status of other ICBs' practices.
+      if (body.kind === 'worker' && principal.kind === 'user' && principal.user.icb !== null) {
+        return c.json(errorBody('FORBIDDEN', 'worker tokens reach every practice; only national operations may create them'), 403);
+      }
       // An ICB's ops may only make display links for their own ICB.
       const icb = principal.kind === 'user' && principal.user.icb !== null ? principal.user.icb : body.icb;
       const { secret, token } = await ctx.accounts.createToken({ kind: body.kind, name: body.name, icb, createdBy: ctx.actor(c), now: ctx.now() });
@@ -218,10 +238,23 @@ export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
       tags: ['tokens'],
       middleware: [ctx.guard('tokens.manage')] as const,
       request: { params: z.object({ id: z.coerce.number().int().min(1).openapi({ param: { name: 'id', in: 'path' } }) }) },
-      responses: { 200: json(z.object({ revoked: z.literal(true) }), 'Revoked'), 400: errors[400], 404: errors[404] },
+      responses: {
+        200: json(z.object({ revoked: z.literal(true) }), 'Revoked'),
+        400: errors[400],
+        403: json(ErrorBody, "Another ICB's display link, or a worker token, asked for by one ICB's operations staff"),
+        404: errors[404],
+      },
     }),
     async (c) => {
       const { id } = c.req.valid('param');
+      const principal = c.get('principal');
+      // One ICB's staff may end their own ICB's display links: not another ICB's, nor the workers every ICB relies on.
+      if (principal.kind === 'user' && principal.user.icb !== null) {
+        const token = (await ctx.accounts.listTokens()).find((t) => t.id === id);
+        if (token && (token.kind !== 'display' || token.icb !== principal.user.icb)) {
+          return c.json(errorBody('FORBIDDEN', `token ${id} is not one of your ICB's display links`), 403);
+        }
+      }
       if (!(await ctx.accounts.revokeToken(id, ctx.now()))) return c.json(errorBody('NOT_FOUND', `no live token ${id}`), 404);
       await audit(c, 'token.revoke', `token:${id}`, {});
       return c.json({ revoked: true as const }, 200);

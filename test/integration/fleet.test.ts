@@ -55,7 +55,7 @@ beforeAll(async () => {
   });
   session = await signIn(pulse.url, pulse.store.accounts);
   sim.startAgents({ pulseUrl: pulse.url, token: TOKEN, intervalMs: 1_000, agentsPerPractice: AGENTS });
-  await waitFor('every practice to be up, fleets included', async () => (await practices()).every((p) => p.status === 'up'), 20_000);
+  await waitFor('every practice to be up, fleets included', async () => (await practices()).every((p) => p.status === 'up'), 40_000);
 }, 30_000);
 
 afterAll(async () => {
