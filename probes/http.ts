@@ -374,8 +374,14 @@ async function run(target: string, options: HttpOptions, ctx: ProbeContext): Pro
     },
     ctx,
   );
-  const outcome = result.ok ? judge(options, result.response) : result.failure;
+  const outcome = result.ok ? withCertExpiry(judge(options, result.response), result.response) : result.failure;
   return redact(outcome, secrets);
+}
+
+/** Carries the certificate's notAfter (https) on the outcome, for the metrics, whatever the verdict. */
+function withCertExpiry(outcome: ProbeOutcome, response: HttpExchangeResponse): ProbeOutcome {
+  const notAfter = response.certificate ? Date.parse(response.certificate.valid_to) : Number.NaN;
+  return Number.isFinite(notAfter) ? { ...outcome, certExpiresAt: notAfter } : outcome;
 }
 
 export const http: CheckKind<HttpOptions> = {

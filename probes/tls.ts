@@ -88,26 +88,42 @@ async function run(target: string, options: TlsOptions, ctx: ProbeContext): Prom
   try {
     const raw = socket.getPeerCertificate();
     const cert: PeerCertificate | null = raw && Object.keys(raw).length > 0 ? raw : null;
-    const now = Date.now();
-    const fail = (detail: string): ProbeOutcome => ({ ok: false, latencyMs, error: 'tls', detail });
-    if (!cert) return fail(`${target} sent no certificate`);
-    if (verify && !socket.authorized) {
-      const code = String(socket.authorizationError ?? 'UNKNOWN');
-      return fail(describeAuthorizationError(code, cert, settings.verifyName, now));
-    }
-    const expiry = certificateExpiry(cert, now);
-    if (!expiry) return fail(`certificate of ${target} has an unreadable notAfter (${JSON.stringify(cert.valid_to)})`);
-    // Reached with an expired certificate only when verification is off.
-    if (expiry.expired) return fail(describeExpiry(expiry));
-    const facts = `${socket.getProtocol() ?? 'TLS'}, subject ${describeName(cert.subject)}, issuer ${describeName(cert.issuer)}${verify ? '' : ', chain not verified (insecureSkipVerify)'}`;
-    const left = `${expiry.daysLeft} days left`;
-    if (expiry.daysLeft < options.degradedWithinDays) {
-      return { ok: true, latencyMs, degraded: `${describeExpiry(expiry)}, within degradedWithinDays ${options.degradedWithinDays}`, detail: `${left}; ${facts}` };
-    }
-    return { ok: true, latencyMs, detail: `${left} (notAfter ${expiry.notAfter.toISOString().slice(0, 10)}); ${facts}` };
+    const outcome = judge(target, options, socket, cert, verify, settings.verifyName, latencyMs);
+    // The expiry goes with every verdict that saw a readable certificate (for the metrics).
+    const notAfter = cert ? Date.parse(cert.valid_to) : Number.NaN;
+    return Number.isFinite(notAfter) ? { ...outcome, certExpiresAt: notAfter } : outcome;
   } finally {
     socket.destroy();
   }
+}
+
+/** The verdict on the certificate the handshake brought back. */
+function judge(
+  target: string,
+  options: TlsOptions,
+  socket: TLSSocket,
+  cert: PeerCertificate | null,
+  verify: boolean,
+  verifyName: string,
+  latencyMs: number,
+): ProbeOutcome {
+  const now = Date.now();
+  const fail = (detail: string): ProbeOutcome => ({ ok: false, latencyMs, error: 'tls', detail });
+  if (!cert) return fail(`${target} sent no certificate`);
+  if (verify && !socket.authorized) {
+    const code = String(socket.authorizationError ?? 'UNKNOWN');
+    return fail(describeAuthorizationError(code, cert, verifyName, now));
+  }
+  const expiry = certificateExpiry(cert, now);
+  if (!expiry) return fail(`certificate of ${target} has an unreadable notAfter (${JSON.stringify(cert.valid_to)})`);
+  // Reached with an expired certificate only when verification is off.
+  if (expiry.expired) return fail(describeExpiry(expiry));
+  const facts = `${socket.getProtocol() ?? 'TLS'}, subject ${describeName(cert.subject)}, issuer ${describeName(cert.issuer)}${verify ? '' : ', chain not verified (insecureSkipVerify)'}`;
+  const left = `${expiry.daysLeft} days left`;
+  if (expiry.daysLeft < options.degradedWithinDays) {
+    return { ok: true, latencyMs, degraded: `${describeExpiry(expiry)}, within degradedWithinDays ${options.degradedWithinDays}`, detail: `${left}; ${facts}` };
+  }
+  return { ok: true, latencyMs, detail: `${left} (notAfter ${expiry.notAfter.toISOString().slice(0, 10)}); ${facts}` };
 }
 
 export const tls: CheckKind<TlsOptions> = {

@@ -20,11 +20,12 @@ export type ErrorClass = (typeof ERROR_CLASSES)[number];
 /**
  * What one run of a check found. `detail` says what was expected and what came back.
  * A run that worked but not well enough (too slow, certificate close to expiry) is
- * `ok: true` with `degraded` saying why.
+ * `ok: true` with `degraded` saying why. `certExpiresAt` (epoch ms): the server
+ * certificate's notAfter, when the run saw one (tls, and http to https:// targets).
  */
 export type ProbeOutcome =
-  | { ok: true; latencyMs: number; detail?: string; degraded?: string }
-  | { ok: false; latencyMs: number; error: ErrorClass; detail: string };
+  | { ok: true; latencyMs: number; detail?: string; degraded?: string; certExpiresAt?: number }
+  | { ok: false; latencyMs: number; error: ErrorClass; detail: string; certExpiresAt?: number };
 
 export interface ProbeContext {
   /** Aborted by the scheduler when the check's timeout passes. */

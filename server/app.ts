@@ -29,6 +29,9 @@ import { incidentRoutes } from './api/incidents';
 import { historyRoutes } from './api/history';
 import { authRoutes } from './api/auth';
 import { oidcRoutes } from './api/oidc';
+import { opsRoutes } from './api/ops';
+import { probesState, readiness, type SelfFacts } from './selfcheck';
+import { requestLog } from './log';
 import { createOidcClient } from './auth/oidc';
 import { readSecretRef } from './auth/oidc-config';
 import { authenticate, principalOf, requires, type AppEnv, type AuthDeps, SESSION_COOKIE } from './auth/middleware';
@@ -40,7 +43,7 @@ import { parse as parseCookies } from 'hono/utils/cookie';
 import { LiveHub } from './live/hub';
 import type { Logger } from './log';
 import { MaintenanceBook } from './maintenance';
-import { createMetrics } from './metrics';
+import { createMetrics, metricsTokenCheck } from './metrics';
 import { StatusEngine, splitKey, type EngineSnapshot } from './status/engine';
 import type { Store } from './store/types';
 import { Views } from './views';
@@ -61,8 +64,12 @@ export interface PulseDeps {
   webDir?: string;
   heartbeatMs?: number;
   liveBufferLimitBytes?: number;
+  /** Bearer token /metrics requires (PULSE_METRICS_TOKEN); unset or empty: /metrics is public. */
+  metricsToken?: string;
   /** Reads fleet tokens named in the estate file (env or file); injectable for tests. */
   readSecret?: ReadSecret;
+  /** Reloads the estate file without a restart (main.ts provides it). */
+  reload?: () => Promise<{ ok: true; practices: number; checks: number } | { ok: false; error: string }>;
   /** Sessions and cross-site rules. */
   auth?: {
     sessionTtlMs?: number;
@@ -96,6 +103,7 @@ export function createPulse(deps: PulseDeps) {
     bufferLimitBytes: deps.liveBufferLimitBytes ?? 4 * 1024 * 1024,
     now: () => clock.now(),
     snapshot: () => ({
+      probes: probes(),
       practices: [...views.practices.values()],
       services: [...views.services.values()],
       counts: views.counts(),
@@ -119,22 +127,64 @@ export function createPulse(deps: PulseDeps) {
   });
 
   metrics = createMetrics({
+    estate,
+    now: () => clock.now(),
     practiceCounts: () => views.counts(),
     serviceCounts: () => views.serviceCounts(),
+    practices: () => views.practices.values(),
+    services: () => views.services.values(),
+    openIncidents: () => incidents.open(),
     liveClients: () => hub.size,
     workers: () => gateway.workers(),
   });
+  const metricsAuthorized = metricsTokenCheck(deps.metricsToken);
 
   /** Results from probe workers: into the engine, the history and the metrics. */
+  let lastResultAt: number | null = null;
   function ingest(results: CheckResult[]): void {
+    if (results.length > 0) lastResultAt = clock.now();
     engine.ingest(results);
     history.record(results.filter((r) => estate.checks.has(r.checkId)));
-    for (const r of results) {
-      const kind = estate.checks.get(r.checkId)?.kind;
-      if (kind) metrics.checkResult(kind, r.ok ? 'ok' : r.error);
-    }
+    metrics.results(results);
   }
 
+  const probed = [...estate.checks.values()].filter((c) => getCheckKind(c.kind));
+  const shortest = probed.reduce<{ intervalMs: number; timeoutMs: number } | null>(
+    (best, c) => (!best || c.intervalMs < best.intervalMs ? { intervalMs: c.intervalMs, timeoutMs: c.timeoutMs } : best),
+    null,
+  );
+  async function selfFacts(): Promise<SelfFacts> {
+    let storeOpen = true;
+    try {
+      await store.countTransitions();
+    } catch {
+      storeOpen = false;
+    }
+    return {
+      now: clock.now(),
+      lastResultAt,
+      startedAt,
+      probedChecks: probed.length,
+      shortestIntervalMs: shortest?.intervalMs ?? 0,
+      shortestTimeoutMs: shortest?.timeoutMs ?? 0,
+      workers: gateway.workers().length,
+      storeOpen,
+    };
+  }
+  /** Whether Pulse's own probes are reporting; sent to every dashboard with each heartbeat. */
+  const probes = () =>
+    probesState({
+      now: clock.now(),
+      lastResultAt,
+      startedAt,
+      probedChecks: probed.length,
+      shortestIntervalMs: shortest?.intervalMs ?? 0,
+      shortestTimeoutMs: shortest?.timeoutMs ?? 0,
+      workers: 0,
+      storeOpen: true,
+    });
+
+  let lastProbes: ReturnType<typeof probes> = 'starting';
   let ticking = false;
   let poked = false;
   let lastPrune = startedAt;
@@ -151,6 +201,7 @@ export function createPulse(deps: PulseDeps) {
           if (result) {
             engine.ingest([result]);
             history.record([result]);
+            metrics.results([result], 'server');
           }
         }
       }
@@ -170,14 +221,26 @@ export function createPulse(deps: PulseDeps) {
       const delta = views.apply(changes);
       hub.publish({ ...delta, counts: views.counts(), incidents: changedIncidents(incidentEvents) });
       try {
-        await store.recordTransitions(changes);
-        await persistIncidents(incidentEvents);
+        await timedWrite('transitions', () => store.recordTransitions(changes));
+        await timedWrite('incidents', () => persistIncidents(incidentEvents));
       } catch (err) {
         log('error', 'could not store status transitions or incidents', { count: changes.length, error: String(err) });
       }
       return changes.length;
     } finally {
       ticking = false;
+    }
+  }
+
+  /** One store write, timed for pulse_store_write_duration_seconds (failures counted too). */
+  async function timedWrite(operation: 'transitions' | 'incidents', write: () => Promise<void>): Promise<void> {
+    const started = performance.now();
+    try {
+      await write();
+      metrics.storeWrite(operation, (performance.now() - started) / 1000, true);
+    } catch (err) {
+      metrics.storeWrite(operation, (performance.now() - started) / 1000, false);
+      throw err;
     }
   }
 
@@ -306,10 +369,15 @@ export function createPulse(deps: PulseDeps) {
   );
   app.use('*', authenticate(authDeps));
   const publicRoute = guard('public');
-  app.get('/healthz', publicRoute, (c) => c.json({ status: 'ok' }));
+  app.use('*', requestLog(log));
+  app.route('/', opsRoutes(ctx, { readiness: async () => readiness(await selfFacts()), reload: deps.reload ?? null }));
   app.get('/metrics', publicRoute, async (c) => {
-    c.header('Content-Type', metrics.registry.contentType);
-    return c.body(await metrics.registry.metrics());
+    if (metricsAuthorized && !metricsAuthorized(c.req.header('authorization'))) {
+      c.header('WWW-Authenticate', 'Bearer realm="pulse-metrics"');
+      return c.json(errorBody('UNAUTHENTICATED', 'metrics need the metrics token: Authorization: Bearer <PULSE_METRICS_TOKEN>'), 401);
+    }
+    c.header('Content-Type', metrics.contentType);
+    return c.body(await metrics.scrape());
   });
   app.route('/', practiceRoutes(ctx));
   app.route('/', serviceRoutes(ctx));
@@ -436,6 +504,7 @@ export function createPulse(deps: PulseDeps) {
 
   return {
     app,
+    estate,
     engine,
     views,
     incidents,
@@ -449,7 +518,12 @@ export function createPulse(deps: PulseDeps) {
     /** Writes what is held in memory (the unfinished minute) before the store closes. */
     flushHistory: () => history.close(),
     heartbeat: () => {
-      hub.heartbeat();
+      const state = probes();
+      if (state !== lastProbes && state !== 'starting') {
+        log(state === 'quiet' ? 'error' : 'info', state === 'quiet' ? "Pulse's own probe results have stopped" : "Pulse's own probe results are back", { lastResultAt });
+      }
+      lastProbes = state;
+      hub.heartbeat(state);
       gateway.sweep();
       void recheckSockets();
     },

@@ -97,6 +97,10 @@ async function main(): Promise<void> {
       .then(stopDemo)
       .then(() => process.exit(0));
   };
+  // SIGHUP: load the estate file again (systemd's ExecReload sends it).
+  process.on('SIGHUP', () => {
+    void running.reload().then((r) => log(r.ok ? 'info' : 'error', r.ok ? 'reloaded on SIGHUP' : 'reload on SIGHUP refused', r.ok ? { practices: r.practices } : { error: r.error }));
+  });
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
 }

@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { createPulse, type Pulse } from './app';
-import type { Estate } from './config/estate';
+import { ConfigError, loadEstateFile, type Estate } from './config/estate';
+import { FleetConfigError } from './fleet';
 import type { Logger } from './log';
 import { SqliteStore } from './store/sqlite';
 
@@ -36,8 +37,13 @@ export interface StartOptions {
   publicUrl?: string;
 }
 
+export type ReloadResult = { ok: true; practices: number; checks: number } | { ok: false; error: string };
+
 export interface RunningPulse {
-  pulse: Pulse;
+  /** The Pulse serving now (a reload replaces it). */
+  readonly pulse: Pulse;
+  /** Loads the estate file again; a bad file is refused and the running estate carries on. */
+  reload(): Promise<ReloadResult>;
   store: SqliteStore;
   url: string;
   port: number;
@@ -47,22 +53,59 @@ export interface RunningPulse {
 export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
   const store = new SqliteStore(opts.dataDir);
   const workerToken = opts.workerToken ?? randomBytes(24).toString('base64url');
-  const pulse = createPulse({
-    estate: opts.estate,
-    store,
-    clock: { now: () => Date.now() },
-    log: opts.log,
-    workerToken,
-    webDir: `${ROOT}dist/web`,
-    heartbeatMs: opts.heartbeatMs ?? 5_000,
-    auth: opts.publicUrl
-      ? { trustedOrigins: [new URL(opts.publicUrl).origin], secureCookies: new URL(opts.publicUrl).protocol === 'https:' }
-      : undefined,
-  });
+  const build = (estate: Estate) =>
+    createPulse({
+      estate,
+      store,
+      clock: { now: () => Date.now() },
+      log: opts.log,
+      workerToken,
+      webDir: `${ROOT}dist/web`,
+      heartbeatMs: opts.heartbeatMs ?? 5_000,
+      auth: opts.publicUrl
+        ? { trustedOrigins: [new URL(opts.publicUrl).origin], secureCookies: new URL(opts.publicUrl).protocol === 'https:' }
+        : undefined,
+      reload: () => reload(),
+    });
+  let pulse = build(opts.estate);
   await pulse.restore();
 
+  let reloading: Promise<ReloadResult> | null = null;
+  /**
+   * Reload without a restart: the new file is validated in full first; only then is a new
+   * Pulse built over the same store, handed the engine's state, and swapped in. Dashboards
+   * and workers are disconnected with a reason and reconnect to it at once.
+   */
+  const reload = (): Promise<ReloadResult> => {
+    // One reload at a time; cleared asynchronously, after the promise is stored.
+    reloading ??= reloadOnce().finally(() => {
+      reloading = null;
+    });
+    return reloading;
+  };
+  const reloadOnce = async (): Promise<ReloadResult> => {
+    const source = pulse.estate.source;
+    let next: Pulse;
+    try {
+      next = build(loadEstateFile(source));
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof ConfigError) && !(err instanceof FleetConfigError)) throw err;
+      opts.log('error', 'configuration reload refused; the running estate carries on', { error });
+      return { ok: false, error };
+    }
+    await pulse.saveState();
+    await pulse.flushHistory();
+    await next.restore();
+    const old = pulse;
+    pulse = next;
+    old.close('configuration reloaded; reconnect');
+    opts.log('info', 'configuration reloaded', { estate: source, practices: next.estate.practices.size, checks: next.estate.checks.size });
+    return { ok: true, practices: next.estate.practices.size, checks: next.estate.checks.size };
+  };
+
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: pulse.app.fetch, hostname: opts.host, port: opts.port }, () => resolve(s as Server)) as Server;
+    const s = serve({ fetch: (req, env) => pulse.app.fetch(req, env), hostname: opts.host, port: opts.port }, () => resolve(s as Server)) as Server;
     s.once('error', reject);
   });
   server.on('upgrade', (req, socket, head) => pulse.handleUpgrade(req, socket, head));
@@ -95,7 +138,10 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
 
   let stopping: Promise<void> | null = null;
   return {
-    pulse,
+    get pulse() {
+      return pulse;
+    },
+    reload,
     store,
     url,
     port,

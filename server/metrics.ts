@@ -1,21 +1,101 @@
 // Prometheus metrics for one Pulse instance, on its own registry (so tests can run several
-// servers in one process). Labels come from bounded sets only: status, check kind, error
-// class, location, message type. Never URLs or free text.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { ERROR_CLASSES } from '../probes/types';
+// servers in one process). The catalogue, its labels and their worst-case series counts are
+// in docs/metrics.md. Labels come from bounded sets only (ODS code, PCN, ICB, service, check
+// id, check kind, probe location, status and fixed enumerations): never URLs or free text.
+//
+// Two kinds of family. The small ones are prom-client metrics, most filled by collect
+// callbacks at scrape time. The per-check and per-practice ones (≈ 195,000 series at 6,300
+// practices × 8 checks) are written straight to text at scrape time from the state the
+// server already holds, with each series' label text built once: going through prom-client's
+// label objects for that many series would cost most of the scrape budget. Nothing here is
+// updated per check per tick; ingest only records each check's newest result in a map.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ERROR_CLASSES, type CheckResult } from '../probes/types';
+import type { Estate } from './config/estate';
+import { FLEET_CHECK_KIND } from './fleet/toResult';
+import type { IncidentKind } from './incidents';
+import type { PracticeView, ServiceView } from './live/protocol';
+import { staleAfterMs } from './status/rollup';
 import { STATUS_LEVELS, type StatusLevel } from './status/types';
 
 export interface MetricsSources {
+  estate: Estate;
+  /** Server clock, epoch ms. */
+  now: () => number;
   practiceCounts: () => Record<StatusLevel, number> & { backup: number };
   serviceCounts: () => Record<StatusLevel, number>;
+  practices: () => Iterable<PracticeView>;
+  services: () => Iterable<ServiceView>;
+  openIncidents: () => Iterable<{ kind: IncidentKind }>;
   liveClients: () => number;
   workers: () => { location: string; lagMs: number }[];
 }
 
+export const INCIDENT_KINDS: readonly IncidentKind[] = ['service', 'practice', 'pcn'];
+export const STORE_OPERATIONS = ['transitions', 'incidents'] as const;
+export type StoreOperation = (typeof STORE_OPERATIONS)[number];
+export type BackupActionResult = 'ok' | 'failed';
+
+/** The newest result of one check from one probe location. */
+interface LocationResult {
+  location: string;
+  /** When the run started (worker clock, epoch ms), as the engine judges freshness. */
+  at: number;
+  ok: boolean;
+  latencyMs: number;
+}
+
+/** One check: its newest results; its lines are at its position in the tables. */
+interface CheckRecord {
+  /** Results received for its kind, by RESULT_LABELS index (shared by the checks of a kind). */
+  counts: number[];
+  /** False for workstation-fleet heartbeats: the server judges them, nothing is timed. */
+  timed: boolean;
+  /** A result older than this is no longer fresh (the engine's rule: 2 × interval + timeout). */
+  staleMs: number;
+  locations: LocationResult[];
+  /** The newest certificate notAfter seen (epoch ms), kept while later runs fail without one. */
+  certExpiresAt: number | null;
+}
+
+/** `result` label values of pulse_check_results_total: ok, then the error classes. */
+const RESULT_LABELS = ['ok', ...ERROR_CLASSES] as const;
+const ERROR_INDEX = new Map<string, number>(ERROR_CLASSES.map((e, i) => [e, i + 1]));
+
 export function createMetrics(sources: MetricsSources) {
+  const { estate } = sources;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
+  // --- Checks ---------------------------------------------------------------------------
+  // Counted by kind as results arrive (an array increment), handed to prom-client at scrape time.
+  const resultCounts = new Map<string, number[]>();
+  new Counter({
+    name: 'pulse_check_results_total',
+    help: 'Check results received from probe workers, by check kind and result (ok or an error class).',
+    labelNames: ['kind', 'result'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, counts] of resultCounts) {
+        counts.forEach((n, i) => {
+          if (n > 0) this.inc({ kind, result: RESULT_LABELS[i]! }, n);
+        });
+      }
+    },
+  });
+  let lastResultAt = sources.now();
+  new Gauge({
+    name: 'pulse_last_result_timestamp_seconds',
+    help: 'When the newest probe result reached the server (Unix seconds; the start time until the first). Stops moving when no worker reports: the dead-man\'s switch.',
+    registers: [registry],
+    collect() {
+      this.set(lastResultAt / 1000);
+    },
+  });
+
+  // --- Practices and services -------------------------------------------------------------
   new Gauge({
     name: 'pulse_practices',
     help: 'Practices by current status.',
@@ -28,7 +108,7 @@ export function createMetrics(sources: MetricsSources) {
   });
   new Gauge({
     name: 'pulse_practices_in_backup_mode',
-    help: 'Practices currently in backup (business continuity) mode.',
+    help: 'Practices currently in backup (business continuity) mode. Always 0 until backup mode exists.',
     registers: [registry],
     collect() {
       this.set(sources.practiceCounts().backup);
@@ -44,18 +124,45 @@ export function createMetrics(sources: MetricsSources) {
       for (const status of STATUS_LEVELS) this.set({ status }, counts[status]);
     },
   });
-  const checkResults = new Counter({
-    name: 'pulse_check_results_total',
-    help: 'Check results received from probe workers, by check kind and result (ok or an error class).',
-    labelNames: ['kind', 'result'] as const,
+  new Gauge({
+    name: 'pulse_service_status',
+    help: 'Current status of each shared service, one-hot: 1 for its status, 0 for the other levels.',
+    labelNames: ['service', 'status'] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of sources.services()) {
+        for (const status of STATUS_LEVELS) this.set({ service: s.id, status }, s.status === status ? 1 : 0);
+      }
+    },
   });
   const transitions = new Counter({
     name: 'pulse_status_transitions_total',
-    help: 'Status changes of practices and services, by new status.',
-    labelNames: ['subject', 'to'] as const,
+    help: 'Status changes of practices and services, by subject type and new status.',
+    labelNames: ['subject_type', 'to'] as const,
     registers: [registry],
   });
+
+  // --- Incidents and backup mode -----------------------------------------------------------
+  new Gauge({
+    name: 'pulse_incidents_open',
+    help: 'Open incidents by kind: a shared service (root cause), a practice failing on its own, or a PCN (suspected common cause).',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const counts = new Map<IncidentKind, number>(INCIDENT_KINDS.map((k) => [k, 0]));
+      for (const i of sources.openIncidents()) counts.set(i.kind, (counts.get(i.kind) ?? 0) + 1);
+      for (const [kind, n] of counts) this.set({ kind }, n);
+    },
+  });
+  const backupActions = new Counter({
+    name: 'pulse_backup_actions_total',
+    help: 'Backup-mode actions run, by action kind and result. Reserved: no series until backup mode runs its first action.',
+    labelNames: ['kind', 'result'] as const,
+    registers: [registry],
+  });
+
+  // --- The server itself -------------------------------------------------------------------
   new Gauge({
     name: 'pulse_websocket_clients',
     help: 'Dashboard WebSocket connections open now.',
@@ -82,7 +189,7 @@ export function createMetrics(sources: MetricsSources) {
   });
   new Gauge({
     name: 'pulse_scheduler_lag_seconds',
-    help: 'Worst recent scheduling lag reported by the probe workers of each location.',
+    help: 'Worst recent start delay of checks behind schedule, as reported by the probe workers of each location.',
     labelNames: ['location'] as const,
     registers: [registry],
     collect() {
@@ -92,28 +199,324 @@ export function createMetrics(sources: MetricsSources) {
       for (const [location, lagMs] of worst) this.set({ location }, lagMs / 1000);
     },
   });
-
+  const storeWrites = new Histogram({
+    name: 'pulse_store_write_duration_seconds',
+    help: "Time to write one tick's status transitions, or its incident events, to the store.",
+    labelNames: ['operation'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const storeFailures = new Counter({
+    name: 'pulse_store_write_failures_total',
+    help: 'Store writes that failed, by operation (the error is in the log).',
+    labelNames: ['operation'] as const,
+    registers: [registry],
+  });
+  for (const operation of STORE_OPERATIONS) {
+    storeWrites.zero({ operation });
+    storeFailures.inc({ operation }, 0);
+  }
   const breakGlass = new Counter({
     name: 'pulse_break_glass_signins_total',
     help: 'Sign-ins with a sealed break-glass account. Any increase should page someone.',
     registers: [registry],
   });
 
+  // --- Per-check and per-practice families, written as text at scrape time ------------------
+  // Every series' line is encoded once, end to end in a table. A scrape copies long runs of
+  // it natively and patches value bytes: the success lines are stored with value 1 (a run
+  // breaks at a failing or silent check), the practice lines with value 0 (one byte per
+  // practice is patched to 1). Only durations and expiry dates are formatted per scrape.
+  const checks = new Map<string, CheckRecord>();
+  const successLines: string[] = [];
+  const durationLabels: string[] = [];
+  const expiryLabels: string[] = [];
+  for (const c of estate.checks.values()) {
+    const id = escape(c.id);
+    const kind = escape(c.kind);
+    let counts = resultCounts.get(c.kind);
+    if (!counts) resultCounts.set(c.kind, (counts = new Array<number>(RESULT_LABELS.length).fill(0)));
+    checks.set(c.id, {
+      counts,
+      timed: c.kind !== FLEET_CHECK_KIND,
+      staleMs: staleAfterMs(c.intervalMs, c.timeoutMs),
+      locations: [],
+      certExpiresAt: null,
+    });
+    successLines.push(`pulse_check_success{check="${id}",kind="${kind}",subject="${c.subject.type}:${escape(c.subject.id)}"} 1\n`);
+    durationLabels.push(`pulse_check_duration_seconds{check="${id}",kind="${kind}"} `);
+    expiryLabels.push(`pulse_check_certificate_expiry_timestamp_seconds{check="${id}"} `);
+  }
+  const checkList = [...checks.values()];
+  const successTable = new SeriesTexts(successLines);
+  const durationTable = new SeriesTexts(durationLabels);
+  const expiryTable = new SeriesTexts(expiryLabels);
+  const practiceIndex = new Map<string, number>();
+  const practiceLines: string[] = [];
+  for (const p of estate.practices.values()) {
+    practiceIndex.set(p.ods, practiceIndex.size);
+    const labels = `ods="${escape(p.ods)}",pcn="${escape(p.pcn)}",icb="${escape(p.icb ?? '')}"`;
+    for (const status of STATUS_LEVELS) practiceLines.push(`pulse_practice_status{${labels},status="${status}"} 0\n`);
+  }
+  const practiceTable = new SeriesTexts(practiceLines);
+  const statusIndex = new Map<StatusLevel, number>(STATUS_LEVELS.map((status, i) => [status, i]));
+  const headers = {
+    success: header('pulse_check_success', 'gauge', 'Whether the newest result of each check passed: 1 when it passed at every probe location with a fresh result, 0 when it failed at any; absent while no location has a fresh result.'),
+    duration: header('pulse_check_duration_seconds', 'gauge', 'How long the newest fresh result of each check took; absent while no location has a fresh result.'),
+    expiry: header('pulse_check_certificate_expiry_timestamp_seconds', 'gauge', 'notAfter of the server certificate (Unix seconds), from the newest result of the check that carried one.'),
+    checks: header('pulse_checks', 'gauge', 'Checks by the state of their newest results: passing, failing, or no_data (no fresh result from any location; pulse_check_success absent).'),
+    practices: header('pulse_practice_status', 'gauge', 'Current status of each practice, one-hot: 1 for its status, 0 for the other six levels.'),
+  };
+  /** Scratch for one scrape: each check's newest fresh latency, NaN when it has none. */
+  const newestLatencyMs = new Float64Array(checkList.length);
+  /** The previous body's size, to size the next; at first, a guess from the tables. */
+  let lastSize = successTable.bytes + durationTable.bytes + practiceTable.bytes + 65_536;
+
+  /** The per-check and per-practice families, after `head` (prom-client's text). */
+  function render(head: string): Buffer<ArrayBuffer> {
+    const now = sources.now();
+    // One buffer per scrape, sized from the previous one.
+    const out = new TextWriter(lastSize * 1.05 + head.length * 3);
+    out.text(head);
+    if (!head.endsWith('\n')) out.byte(NEWLINE);
+
+    out.text(headers.success);
+    let passing = 0;
+    let failing = 0;
+    let noData = 0;
+    let run = 0; // start (in successTable) of the lines not yet copied
+    for (let i = 0; i < checkList.length; i++) {
+      const c = checkList[i]!;
+      let failed = false;
+      let newest: LocationResult | null = null;
+      for (const l of c.locations) {
+        if (now - l.at > c.staleMs) continue;
+        if (!l.ok) failed = true;
+        if (!newest || l.at > newest.at) newest = l;
+      }
+      newestLatencyMs[i] = newest ? newest.latencyMs : Number.NaN;
+      if (!newest) {
+        noData++;
+        successTable.copyTo(out, run, successTable.start(i)); // the run ends before this line
+        run = successTable.start(i + 1);
+      } else if (failed) {
+        failing++;
+        successTable.copyTo(out, run, successTable.start(i + 1) - 2); // up to its value byte
+        out.byte(ZERO);
+        out.byte(NEWLINE);
+        run = successTable.start(i + 1);
+      } else {
+        passing++;
+      }
+    }
+    successTable.copyTo(out, run, successTable.bytes);
+
+    out.text(headers.duration);
+    for (let i = 0; i < checkList.length; i++) {
+      const latencyMs = newestLatencyMs[i]!;
+      if (Number.isNaN(latencyMs) || !checkList[i]!.timed) continue;
+      durationTable.copyTo(out, durationTable.start(i), durationTable.start(i + 1));
+      out.text(String(latencyMs / 1000));
+      out.byte(NEWLINE);
+    }
+    out.text(headers.expiry);
+    for (let i = 0; i < checkList.length; i++) {
+      const notAfter = checkList[i]!.certExpiresAt;
+      if (notAfter === null) continue;
+      expiryTable.copyTo(out, expiryTable.start(i), expiryTable.start(i + 1));
+      out.text(String(notAfter / 1000));
+      out.byte(NEWLINE);
+    }
+    out.text(`${headers.checks}pulse_checks{state="passing"} ${passing}\npulse_checks{state="failing"} ${failing}\npulse_checks{state="no_data"} ${noData}\n`);
+
+    // Every practice is in the views (they are built from the same estate): all lines at 0,
+    // then each practice's current status set to 1.
+    out.text(headers.practices);
+    const base = out.length;
+    practiceTable.copyTo(out, 0, practiceTable.bytes);
+    for (const p of sources.practices()) {
+      const i = practiceIndex.get(p.ods);
+      if (i === undefined) continue;
+      out.set(base + practiceTable.start(i * STATUS_LEVELS.length + statusIndex.get(p.status)! + 1) - 2, ONE);
+    }
+    const body = out.done();
+    lastSize = body.length;
+    return body;
+  }
+
   return {
     registry,
-    breakGlass() {
-      breakGlass.inc();
+    contentType: registry.contentType,
+    /** The whole exposition, UTF-8: prom-client's families, then the per-check and per-practice ones. */
+    async scrape(): Promise<Buffer<ArrayBuffer>> {
+      return render(await registry.metrics());
     },
-    checkResult(kind: string, result: 'ok' | (typeof ERROR_CLASSES)[number]) {
-      checkResults.inc({ kind, result });
+    /**
+     * Results for the per-check series (results for unknown checks are ignored). From probe
+     * workers, they are also counted and move the dead-man's switch; the server's own
+     * (workstation-fleet heartbeats, judged every tick) only update their checks' series.
+     */
+    results(results: readonly CheckResult[], from: 'workers' | 'server' = 'workers'): void {
+      if (results.length === 0) return;
+      const fromWorkers = from === 'workers';
+      if (fromWorkers) lastResultAt = sources.now();
+      for (const r of results) {
+        const c = checks.get(r.checkId);
+        if (!c) continue;
+        if (fromWorkers) c.counts[r.ok ? 0 : ERROR_INDEX.get(r.error)!]!++;
+        let l: LocationResult | undefined;
+        for (const x of c.locations) if (x.location === r.location) l = x;
+        if (!l) {
+          c.locations.push({ location: r.location, at: r.at, ok: r.ok, latencyMs: r.latencyMs });
+        } else if (r.at >= l.at) {
+          l.at = r.at;
+          l.ok = r.ok;
+          l.latencyMs = r.latencyMs;
+        } else {
+          continue; // older than what this location already reported
+        }
+        if (r.certExpiresAt !== undefined && Number.isFinite(r.certExpiresAt)) c.certExpiresAt = r.certExpiresAt;
+      }
     },
-    transition(subject: 'practice' | 'service', to: StatusLevel) {
-      transitions.inc({ subject, to });
+    transition(subjectType: 'practice' | 'service', to: StatusLevel) {
+      transitions.inc({ subject_type: subjectType, to });
     },
     liveMessage(type: string) {
       liveMessages.inc({ type });
+    },
+    storeWrite(operation: StoreOperation, seconds: number, ok: boolean) {
+      storeWrites.observe({ operation }, seconds);
+      if (!ok) storeFailures.inc({ operation });
+    },
+    /** For backup mode, when it exists: `kind` from its fixed set of action kinds. */
+    backupAction(kind: string, result: BackupActionResult) {
+      backupActions.inc({ kind, result });
+    },
+    breakGlass() {
+      breakGlass.inc();
     },
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * The optional bearer token for /metrics: a check of the Authorization header, in
+ * constant time (both sides hashed to the same length first). Null when no token is set.
+ */
+export function metricsTokenCheck(token: string | undefined): ((authorization: string | undefined) => boolean) | null {
+  if (!token) return null;
+  const expected = sha256(token);
+  return (authorization) => {
+    const presented = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    return presented !== undefined && timingSafeEqual(sha256(presented), expected);
+  };
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function header(name: string, type: 'gauge' | 'counter', help: string): string {
+  return `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`;
+}
+
+/** A label value in the text format: backslash, double quote and newline escaped. */
+function escape(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+const NEWLINE = 0x0a;
+const ZERO = 0x30;
+const ONE = 0x31;
+
+/** Lines encoded once as UTF-8, end to end in one buffer (one object, not one per series). */
+class SeriesTexts {
+  private readonly buffer: Buffer;
+  private readonly starts: Uint32Array;
+
+  constructor(texts: readonly string[]) {
+    this.starts = new Uint32Array(texts.length + 1);
+    let size = 0;
+    texts.forEach((t, i) => {
+      this.starts[i] = size;
+      size += Buffer.byteLength(t);
+    });
+    this.starts[texts.length] = size;
+    this.buffer = Buffer.alloc(size);
+    texts.forEach((t, i) => this.buffer.write(t, this.starts[i]!));
+  }
+
+  get bytes(): number {
+    return this.buffer.length;
+  }
+
+  /** Where text `i` starts; `start(n)` is the end of the last. */
+  start(i: number): number {
+    return this.starts[i]!;
+  }
+
+  copyTo(out: TextWriter, from: number, to: number): void {
+    out.copy(this.buffer, from, to);
+  }
+}
+
+/** An append-only UTF-8 buffer that grows when it must. */
+class TextWriter {
+  private buffer: Buffer<ArrayBuffer>;
+  private at = 0;
+
+  constructor(capacity: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(64, Math.ceil(capacity)));
+  }
+
+  get length(): number {
+    return this.at;
+  }
+
+  private room(n: number): void {
+    if (this.at + n <= this.buffer.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.at + n));
+    this.buffer.copy(next, 0, 0, this.at);
+    this.buffer = next;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buffer[this.at++] = b;
+  }
+
+  /** Overwrites one byte already written. */
+  set(position: number, b: number): void {
+    this.buffer[position] = b;
+  }
+
+  text(s: string): void {
+    this.room(s.length * 3); // UTF-8 takes at most 3 bytes per UTF-16 unit
+    this.at += this.buffer.write(s, this.at);
+  }
+
+  /**
+   * Copies bytes [start, end) of `source`. Short spans (one label text) in a plain loop:
+   * Node 20's Buffer#copy and subarray allocate a view per call, which at 100,000 calls a
+   * scrape costs more than the copying. Long runs natively.
+   */
+  copy(source: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n <= 0) return;
+    this.room(n);
+    const target = this.buffer;
+    if (n >= 256) {
+      target.set(source.subarray(start, end), this.at);
+      this.at += n;
+      return;
+    }
+    let at = this.at;
+    for (let i = start; i < end; i++) target[at++] = source[i]!;
+    this.at = at;
+  }
+
+  done(): Buffer<ArrayBuffer> {
+    return this.buffer.subarray(0, this.at);
+  }
+}

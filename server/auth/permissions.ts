@@ -27,6 +27,8 @@ export const PERMISSIONS = [
   'tokens.manage',
   /** Read the audit log: ops. */
   'audit.read',
+  /** Reload the estate file: ops. */
+  'config.reload',
   /** Signed in as a person (sign out, who am I). */
   'self',
 ] as const;
@@ -85,6 +87,7 @@ export function decide(
     case 'maintenance.write':
     case 'tokens.manage':
     case 'audit.read':
+    case 'config.reload':
       return role === 'ops' ? 'allow' : 'forbidden';
   }
 }

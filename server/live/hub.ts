@@ -3,12 +3,13 @@
 // buffer limit it stops receiving deltas and gets a fresh snapshot once it has drained.
 // It relays what the engine decided; it never computes status.
 import type { WebSocket } from 'ws';
-import type { Counts, IncidentView, LiveClientMessage, LiveServerMessage, PracticeView, ServiceView } from './protocol';
+import type { Counts, IncidentView, LiveClientMessage, LiveServerMessage, PracticeView, ProbesState, ServiceView } from './protocol';
 import { LIVE_PROTOCOL_VERSION } from './protocol';
 import type { Permission } from '../auth/permissions';
 import { practiceCounts } from '../views';
 
 export interface LiveState {
+  probes?: ProbesState;
   practices: PracticeView[];
   services: ServiceView[];
   counts: Counts;
@@ -80,7 +81,8 @@ export class LiveHub {
   /** What one connection may receive: its practices only, counts over them, incidents touching them. */
   private scoped(client: Client, state: LiveState): LiveState {
     const sees = client.sees;
-    if (!sees) return state;
+    const { probes: _probes, ...rest } = state;
+    if (!sees) return rest;
     const incidents = state.incidents.filter((i) => i.kind === 'service' || this.opts.incidentPractices(i.id).some(sees));
     return {
       practices: state.practices.filter((p) => sees(p.ods)),
@@ -90,11 +92,11 @@ export class LiveHub {
     };
   }
 
-  heartbeat(): void {
+  heartbeat(probes: ProbesState = 'ok'): void {
     const at = new Date(this.opts.now()).toISOString();
     for (const client of this.clients) {
       if (this.catchUp(client)) continue;
-      this.send(client, { type: 'heartbeat', seq: ++client.seq, at });
+      this.send(client, { type: 'heartbeat', seq: ++client.seq, at, probes });
     }
   }
 
@@ -120,7 +122,8 @@ export class LiveHub {
   private sendSnapshot(client: Client): void {
     client.needsSnapshot = false;
     const at = new Date(this.opts.now()).toISOString();
-    this.send(client, { type: 'snapshot', seq: ++client.seq, at, ...this.scoped(client, this.opts.snapshot()) });
+    const state = this.opts.snapshot();
+    this.send(client, { type: 'snapshot', seq: ++client.seq, at, probes: state.probes ?? 'ok', ...this.scoped(client, state) });
   }
 
   private send(client: Client, message: LiveServerMessage): void {

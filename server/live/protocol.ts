@@ -6,6 +6,9 @@
 // intervals must show its data as stale.
 import type { Mode, StatusLevel } from '../status/types';
 
+/** `ok`; `starting` (no result yet since start); `quiet` (Pulse's own probe results have stopped). */
+export type ProbesState = 'ok' | 'starting' | 'quiet';
+
 export const LIVE_PROTOCOL_VERSION = 1;
 
 export interface PracticeView {
@@ -53,9 +56,19 @@ export interface IncidentView {
 export type LiveServerMessage =
   | { type: 'hello'; protocol: number; heartbeatMs: number }
   /** `incidents`: every open incident. */
-  | { type: 'snapshot'; seq: number; at: string; practices: PracticeView[]; services: ServiceView[]; counts: Counts; incidents: IncidentView[] }
+  | {
+      type: 'snapshot';
+      seq: number;
+      at: string;
+      probes: ProbesState;
+      practices: PracticeView[];
+      services: ServiceView[];
+      counts: Counts;
+      incidents: IncidentView[];
+    }
   /** `incidents`: incidents opened, changed or resolved in this tick (a resolved one leaves the open list). */
   | { type: 'delta'; seq: number; at: string; practices: PracticeView[]; services: ServiceView[]; counts: Counts; incidents: IncidentView[] }
-  | { type: 'heartbeat'; seq: number; at: string };
+  /** `probes`: whether Pulse's own probes are reporting (`quiet`: statuses are going stale). */
+  | { type: 'heartbeat'; seq: number; at: string; probes: ProbesState };
 
 export type LiveClientMessage = { type: 'resync' };

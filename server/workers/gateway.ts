@@ -10,6 +10,9 @@ import type { ServerToWorker, WorkerToServer } from '../../probes/protocol';
 import type { Permission } from '../auth/permissions';
 import { WORKER_PROTOCOL_VERSION } from '../../probes/protocol';
 
+/** A certificate's notAfter, epoch ms (zod 4 numbers are finite: it becomes a metric value). */
+const certExpiresAt = z.number();
+
 const resultSchema = z.discriminatedUnion('ok', [
   z.object({
     ok: z.literal(true),
@@ -19,6 +22,7 @@ const resultSchema = z.discriminatedUnion('ok', [
     latencyMs: z.number(),
     detail: z.string().optional(),
     degraded: z.string().max(1_000).optional(),
+    certExpiresAt: certExpiresAt.optional(),
   }),
   z.object({
     ok: z.literal(false),
@@ -28,6 +32,7 @@ const resultSchema = z.discriminatedUnion('ok', [
     latencyMs: z.number(),
     error: z.enum(ERROR_CLASSES),
     detail: z.string(),
+    certExpiresAt: certExpiresAt.optional(),
   }),
 ]);
 

@@ -195,7 +195,9 @@ async function benchOutage(): Promise<void> {
   const seen = new Map<string, string>();
   let waiter: { test: () => boolean; resolve: (at: number) => void } | null = null;
   let received = 0;
-  const client = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  // A national read-only display link: the live feed needs a credential.
+  const display = await store.accounts.createToken({ kind: 'display', name: 'bench', icb: null, createdBy: 'bench', now });
+  const client = new WebSocket(`ws://127.0.0.1:${port}/ws?display=${display.secret}`);
   client.on('message', (data) => {
     const text = String(data);
     received += text.length;

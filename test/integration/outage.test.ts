@@ -89,6 +89,9 @@ describe('an EMIS Web outage, end to end', () => {
     // Metrics agree.
     const metrics = await (await session.fetch(`/metrics`)).text();
     expect(metrics).toContain(`pulse_practices{status="down"} ${emis.length}`);
+    expect(metrics).toContain('pulse_service_status{service="emis-web",status="down"} 1');
+    expect(metrics).toMatch(/^pulse_incidents_open\{kind="service"\} [1-9]/m);
+    expect(metrics).toContain(`pulse_practice_status{ods="${emis[0]}",`);
 
     // The transition was stored.
     const detail = (await (await session.fetch(`/api/practices/${emis[0]}`)).json()) as { history: { to: string }[] };
@@ -115,6 +118,11 @@ describe('API and protocol edges', () => {
     expect(text).toContain('process_cpu_user_seconds_total');
     expect(text).toMatch(/pulse_check_results_total\{kind="http",result="ok"\} \d+/);
     expect(text).toMatch(/pulse_worker_connections\{location="local"\} 1/);
+    // A real worker's results feed the per-check series and the dead-man's switch.
+    expect(text).toMatch(/^pulse_check_success\{check="[^"]+",kind="http",subject="practice:[A-Z]\d{5}"\} 1$/m);
+    expect(text).toMatch(/^pulse_check_duration_seconds\{check="[^"]+",kind="http"\} [\d.e-]+$/m);
+    const last = Number(/^pulse_last_result_timestamp_seconds (\S+)$/m.exec(text)?.[1]);
+    expect(Date.now() / 1000 - last).toBeLessThan(30);
   });
 
   it('says clearly what is wrong with a bad ODS code or an unknown practice', async () => {

@@ -27,7 +27,7 @@ const checks = async () => (await get<{ checks: CheckRow[] }>('/api/checks')).ch
 const workers = async () => (await get<{ workers: { pid: number; checks: number; location: string }[] }>('/api/workers')).workers;
 const unknownTransitions = async () => {
   const text = await (await session.fetch(`/metrics`)).text();
-  return [...text.matchAll(/^pulse_status_transitions_total\{subject="practice",to="unknown"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  return [...text.matchAll(/^pulse_status_transitions_total\{subject_type="practice",to="unknown"\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 };
 
 beforeAll(async () => {

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -314,6 +315,13 @@ describe('http check kind', () => {
       const soon = await probe(soonUrl, { certExpiryDays: 30, tls: { ca: { file: certs.caPath } } });
       expect(soon).toMatchObject({ ok: true, detail: 'status 200' });
       expect(soon.ok && soon.degraded).toMatch(/^certificate expires in 5 days \(notAfter [\d-]+\), within certExpiryDays 30$/);
+    });
+
+    it('carries the certificate notAfter as certExpiresAt (epoch ms, for the metrics), with or without certExpiryDays', async () => {
+      const url = await serveTls(certs.server);
+      const expected = Date.parse(new X509Certificate(certs.server.cert).validTo);
+      expect(await probe(url, { tls: { ca: { file: certs.caPath } } })).toMatchObject({ ok: true, certExpiresAt: expected });
+      expect(await probe(url, { certExpiryDays: 30, tls: { ca: { file: certs.caPath } } })).toMatchObject({ ok: true, certExpiresAt: expected });
     });
 
     it('fails an expired certificate as tls, verified or not', async () => {

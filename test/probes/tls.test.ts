@@ -74,6 +74,12 @@ describe('tls check kind', () => {
     });
   });
 
+  it('carries the certificate notAfter as certExpiresAt (epoch ms, for the metrics), also when the certificate fails', async () => {
+    const expiry = (pair: KeyPair): number => Date.parse(new X509Certificate(pair.cert).validTo);
+    expect(await tls.run(await serveTls(certs.server), trustingCa(), ctx())).toMatchObject({ ok: true, certExpiresAt: expiry(certs.server) });
+    expect(await tls.run(await serveTls(certs.expired), trustingCa(), ctx())).toMatchObject({ ok: false, certExpiresAt: expiry(certs.expired) });
+  });
+
   it('fails a self-signed certificate as tls', async () => {
     const target = await serveTls(certs.selfSigned);
     expect(await tls.run(target, trustingCa(), ctx())).toMatchObject({ ok: false, error: 'tls', detail: 'self-signed certificate' });

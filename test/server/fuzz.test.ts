@@ -234,7 +234,7 @@ const ROUTES: [string, string][] = [
   ['POST', '/api/maintenance'], ['POST', '/api/maintenance/:id/cancel'], ['GET', '/api/incidents'], ['GET', '/api/incidents/:id'],
   ['POST', '/api/incidents/:id/notes'], ['POST', '/api/incidents/:id/references'], ['GET', '/api/workers'], ['GET', '/api/locations'],
   ['POST', '/api/auth/login'], ['GET', '/api/auth/providers'], ['GET', '/api/auth/me'], ['POST', '/api/auth/logout'], ['POST', '/api/auth/logout-everywhere'],
-  ['GET', '/api/tokens'], ['POST', '/api/tokens'], ['POST', '/api/tokens/:id/revoke'], ['GET', '/api/audit'], ['POST', '/api/heartbeats/:ods'],
+  ['GET', '/api/tokens'], ['POST', '/api/tokens'], ['POST', '/api/tokens/:id/revoke'], ['GET', '/api/audit'], ['POST', '/api/heartbeats/:ods'], ['GET', '/readyz'], ['POST', '/api/admin/reload'],
 ];
 
 const segment = fc.oneof(
@@ -319,6 +319,12 @@ describe('the HTTP API under arbitrary requests', () => {
         expect(performance.now() - started).toBeLessThan(2_000);
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
         const what = `${caller} ${m} ${p.slice(0, 200)} → ${res.status} ${text.slice(0, 200)}`;
+        // /readyz answers 503 by design when not ready (here: no probe worker), with its reasons.
+        if (new URL(req.url).pathname === '/readyz' && m === 'GET') {
+          expect([200, 503], what).toContain(res.status);
+          expect((JSON.parse(text) as { reasons: unknown }).reasons, what).toBeInstanceOf(Array);
+          return;
+        }
         expect(res.status, what).toBeLessThan(500);
         if (res.status >= 400 && m !== 'HEAD') {
           expect(res.headers.get('content-type'), what).toMatch(/^application\/json/);

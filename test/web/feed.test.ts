@@ -68,6 +68,7 @@ const snapshot = (seq: number, practices: PracticeView[] = [practice('A81001'), 
   type: 'snapshot',
   seq,
   at: at(T0),
+  probes: 'ok',
   practices,
   services: [emis],
   counts: counts({ up: practices.length, total: practices.length }),
@@ -82,7 +83,7 @@ const delta = (seq: number, practices: PracticeView[], services: ServiceView[] =
   counts: counts({ up: 1, down: 1, total: 2 }),
   incidents: [],
 });
-const heartbeat = (seq: number): LiveServerMessage => ({ type: 'heartbeat', seq, at: at(T0 + seq * 1000) });
+const heartbeat = (seq: number): LiveServerMessage => ({ type: 'heartbeat', seq, at: at(T0 + seq * 1000), probes: 'ok' });
 
 describe('live feed reducer', () => {
   it('takes the heartbeat interval from hello', () => {
@@ -298,5 +299,14 @@ describe('parsing server messages', () => {
     expect(parseServerMessage('{"type":"delta","seq":"8"}')).toBeNull();
     expect(parseServerMessage('{"type":"hello","protocol":1,"heartbeatMs":0}')).toBeNull();
     expect(parseServerMessage('{"type":"surprise","seq":1}')).toBeNull();
+  });
+});
+
+describe('self-monitoring', () => {
+  it('carries whether Pulse’s own probes are reporting, from snapshots and heartbeats', () => {
+    const { state } = play([hello, snapshot(1), { type: 'heartbeat', seq: 2, at: at(T0 + 2000), probes: 'quiet' }]);
+    expect(state.probes).toBe('quiet');
+    const back = play([hello, snapshot(1), { type: 'heartbeat', seq: 2, at: at(T0 + 2000), probes: 'ok' }]);
+    expect(back.state.probes).toBe('ok');
   });
 });

@@ -27,6 +27,8 @@ export interface FeedState {
   lastUpdateAt: string | null;
   /** Client clock (ms) the current socket opened; bounds the wait for a first snapshot. */
   openedAt: number | null;
+  /** Whether Pulse's own probes are reporting, from the latest snapshot or heartbeat. */
+  probes: 'ok' | 'starting' | 'quiet';
 }
 
 export type FeedAction = 'none' | 'resync';
@@ -56,6 +58,7 @@ export function initialFeed(): FeedState {
     lastMessageAt: null,
     lastUpdateAt: null,
     openedAt: null,
+    probes: 'ok',
   };
 }
 
@@ -82,6 +85,7 @@ export function reduce(state: FeedState, message: LiveServerMessage, now: number
           incidents: mergeIncidents({}, message.incidents),
           lastMessageAt: now,
           lastUpdateAt: message.at,
+          probes: message.probes ?? 'ok',
         },
         action: 'none',
       };
@@ -94,7 +98,7 @@ export function reduce(state: FeedState, message: LiveServerMessage, now: number
         return { state: { ...state, awaitingSnapshot: true }, action: 'resync' };
       }
       const confirmed: FeedState = { ...state, seq: message.seq, lastMessageAt: now, lastUpdateAt: message.at };
-      if (message.type === 'heartbeat') return { state: confirmed, action: 'none' };
+      if (message.type === 'heartbeat') return { state: { ...confirmed, probes: message.probes ?? 'ok' }, action: 'none' };
       return {
         state: {
           ...confirmed,

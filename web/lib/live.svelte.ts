@@ -81,6 +81,10 @@ export class LiveFeed {
   get incidents(): Readonly<Record<number, IncidentView>> {
     return this.#feed.incidents;
   }
+  /** Whether Pulse's own probes are reporting (`quiet`: every status is going stale). */
+  get probes(): 'ok' | 'starting' | 'quiet' {
+    return this.#feed.probes;
+  }
   /** Client clock (ms) of the last in-sequence message. */
   get lastMessageAt(): number | null {
     return this.#feed.lastMessageAt;

@@ -130,6 +130,7 @@ const TABLE: { route: string; path: () => string; body?: unknown; allowed: Calle
   { route: 'POST /api/tokens', path: () => '/api/tokens', body: { kind: 'display', name: 'wall' }, allowed: ops },
   { route: 'POST /api/tokens/:id/revoke', path: () => '/api/tokens/9999/revoke', body: {}, allowed: ops },
   { route: 'GET /api/audit', path: () => '/api/audit', allowed: ops },
+  { route: 'POST /api/admin/reload', path: () => '/api/admin/reload', body: {}, allowed: ops },
 ];
 
 describe('every route against every caller', () => {
@@ -158,7 +159,7 @@ describe('every route against every caller', () => {
   it('covers every declared route', () => {
     const declared = new Set(pulse.app.routes.filter((r) => (r.handler as { permission?: string }).permission).map((r) => `${r.method} ${r.path}`));
     const tried = new Set(TABLE.map((r) => r.route.replace(/ \(.*\)$/, '')));
-    const untested = [...declared].filter((r) => !tried.has(r) && !['GET /assets/*', 'GET /favicon.svg', 'GET /', 'ALL /api/*', 'POST /api/auth/login', 'POST /api/auth/logout', 'POST /api/auth/logout-everywhere', 'POST /api/heartbeats/:ods'].includes(r));
+    const untested = [...declared].filter((r) => !tried.has(r) && !['GET /assets/*', 'GET /favicon.svg', 'GET /', 'ALL /api/*', 'POST /api/auth/login', 'POST /api/auth/logout', 'POST /api/auth/logout-everywhere', 'POST /api/heartbeats/:ods', 'GET /readyz'].includes(r));
     expect(untested).toEqual([]);
   });
 });
