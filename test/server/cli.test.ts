@@ -72,3 +72,44 @@ describe('module boundaries', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('graceful shutdown', () => {
+  it('on SIGTERM closes live connections with a reason, saves its state and exits 0 within the bound', async () => {
+    const { spawn } = await import('node:child_process');
+    const { default: WebSocket } = await import('ws');
+    const file = join(dir, 'shutdown.yaml');
+    writeFileSync(file, 'services:\n  - { id: emis-web, name: EMIS Web, kind: clinical-system }\npractices:\n  - { ods: A81001, name: X, pcn: P, system: emis-web }\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', '--config', file], {
+      cwd: process.cwd(),
+      env: { ...process.env, PULSE_DATA_DIR: join(dir, 'shutdown-data'), PORT: '0', PULSE_WORKERS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += String(d)));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no start: ${out}`)), 20_000);
+      child.stdout.on('data', () => {
+        const m = /Pulse is running at (http:\/\/\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    // A read-only display link from the same data folder, so a live connection can be opened.
+    const { SqliteStore } = await import('../../server/store/sqlite');
+    const store = new SqliteStore(join(dir, 'shutdown-data'));
+    const { secret } = await store.accounts.createToken({ kind: 'display', name: 't', icb: null, createdBy: 'test', now: Date.now() });
+    await store.close();
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws?display=${secret}`);
+    await new Promise((resolve, reject) => ws.once('message', resolve).once('error', reject));
+    const closed = new Promise<[number, string]>((resolve) => ws.on('close', (code, reason) => resolve([code, String(reason)])));
+    const started = Date.now();
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await closed).toEqual([1001, 'server shutting down']);
+    expect(await exited).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(out).toContain('"message":"shutting down"');
+  });
+});
