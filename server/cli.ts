@@ -49,6 +49,7 @@ function readOptions() {
     localWorkers,
     workerToken: process.env.PULSE_WORKER_TOKEN || undefined,
     publicUrl,
+    metricsToken: process.env.PULSE_METRICS_TOKEN || undefined,
   };
 }
 

@@ -35,6 +35,8 @@ export interface StartOptions {
    * and open /ws; an https address makes the session cookie Secure.
    */
   publicUrl?: string;
+  /** Bearer token Prometheus must present to scrape /metrics (PULSE_METRICS_TOKEN); none: open. */
+  metricsToken?: string;
 }
 
 export type ReloadResult = { ok: true; practices: number; checks: number } | { ok: false; error: string };
@@ -66,6 +68,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
         ? { trustedOrigins: [new URL(opts.publicUrl).origin], secureCookies: new URL(opts.publicUrl).protocol === 'https:' }
         : undefined,
       reload: () => reload(),
+      metricsToken: opts.metricsToken,
     });
   let pulse = build(opts.estate);
   await pulse.restore();

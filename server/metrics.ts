@@ -6,9 +6,10 @@
 // Two kinds of family. The small ones are prom-client metrics, most filled by collect
 // callbacks at scrape time. The per-check and per-practice ones (≈ 195,000 series at 6,300
 // practices × 8 checks) are written straight to text at scrape time from the state the
-// server already holds, with each series' label text built once: going through prom-client's
-// label objects for that many series would cost most of the scrape budget. Nothing here is
-// updated per check per tick; ingest only records each check's newest result in a map.
+// server already holds, each series' line encoded once at start: going through prom-client's
+// label objects for that many series would cost several times the scrape budget (bench:
+// test/bench/metrics.ts). Nothing is updated per check per tick; ingest only records each
+// check's newest result per probe location.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ERROR_CLASSES, type CheckResult } from '../probes/types';
