@@ -30,6 +30,7 @@ import { historyRoutes } from './api/history';
 import { authRoutes } from './api/auth';
 import { oidcRoutes } from './api/oidc';
 import { opsRoutes } from './api/ops';
+import { PATIENT_PAGE_CSS, renderPatientPage, situationOf } from './patients/page';
 import { probesState, readiness, type SelfFacts } from './selfcheck';
 import { requestLog } from './log';
 import { createOidcClient } from './auth/oidc';
@@ -403,6 +404,24 @@ export function createPulse(deps: PulseDeps) {
     app.route('/', oidcRoutes(ctx, oidc, estate.auth.oidc, { sessionTtlMs: deps.auth?.sessionTtlMs ?? estate.auth.sessionTtlMs, secureCookies: deps.auth?.secureCookies ?? false }));
   }
   app.get('/api/auth/providers', publicRoute, (c) => c.json({ oidc: estate.auth.oidc ? { start: '/auth/oidc/start' } : null }));
+  // The patients' page: public, no data about people, readable on a phone.
+  app.get('/status.css', publicRoute, (c) => c.body(String(PATIENT_PAGE_CSS), 200, { 'content-type': 'text/css; charset=utf-8' }));
+  app.get('/status/:ods', publicRoute, (c) => {
+    const view = views.practices.get(c.req.param('ods'));
+    if (!view) return c.html('<!doctype html><title>Not found</title><p>No practice with that code.</p>', 404);
+    const nhs111 = views.services.get(estate.patients.nhs111Service);
+    c.header('Cache-Control', 'public, max-age=60');
+    return c.html(
+      renderPatientPage({
+        practiceName: view.name,
+        situation: situationOf(view.mode, view.status),
+        // Not monitored: we cannot know, so 111 is offered; monitored: only while it works.
+        nhs111Working: !nhs111 || nhs111.status === 'up' || nhs111.status === 'degraded',
+        updatedAt: new Date(clock.now()),
+        templates: estate.patients.templates,
+      }),
+    );
+  });
   app.get('/api/workers', guard('read'), (c) => c.json({ workers: gateway.workers() }));
   app.get('/api/locations', guard('read'), (c) => c.json({ locations: engine.locations(clock.now()) }));
   app.get('/api/openapi.json', publicRoute);

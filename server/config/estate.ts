@@ -8,6 +8,7 @@ import { getCheckKind } from '../../probes/registry';
 import type { FleetConfig } from '../fleet/config';
 import { resolveRetention, type Retention } from '../history/retention';
 import type { OidcConfig } from '../auth/oidc-config';
+import type { PatientTemplates } from '../patients/page';
 import { FLEET_CHECK_KIND, fleetCheckId } from '../fleet/toResult';
 import type { CheckAssignment } from '../../probes/types';
 import { parseDuration } from './duration';
@@ -61,6 +62,7 @@ export interface Estate {
   maintenance: MaintenanceWindow[];
   retention: Retention;
   auth: { oidc: OidcConfig | null; sessionTtlMs: number };
+  patients: { nhs111Service: string; templates: PatientTemplates };
 }
 
 export interface MaintenanceWindow {
@@ -289,6 +291,7 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
     maintenance,
     retention: resolveRetention(data.retention),
     auth: { oidc: data.auth.oidc ?? null, sessionTtlMs: parseDuration(data.auth.session)! },
+    patients: data.patients,
   };
 }
 

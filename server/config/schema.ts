@@ -7,6 +7,7 @@ import { parseDuration } from './duration';
 import { fleetSchema } from '../fleet/config';
 import { retentionSchema } from '../history/retention';
 import { oidcSchema } from '../auth/oidc-config';
+import { patientTemplatesSchema } from '../patients/page';
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, {
   message: 'expected a duration such as 500ms, 30s, 2m or 1h',
@@ -122,6 +123,15 @@ export const estateFileSchema = z
     maintenance: z.array(maintenanceSchema).default([]),
     /** How long status transitions and per-minute check summaries are kept. */
     retention: retentionSchema,
+    /** What patients are told on each practice's public page (/status/<ods>). */
+    patients: z
+      .object({
+        /** The service that is NHS 111: patients are sent there only while it is working. */
+        nhs111Service: slug.default('nhs-111'),
+        templates: patientTemplatesSchema,
+      })
+      .strict()
+      .default({ nhs111Service: 'nhs-111', templates: patientTemplatesSchema.parse(undefined) }),
     /** Signing in: an OpenID Connect provider (NHS CIS2) besides local accounts, and session length. */
     auth: z
       .object({ oidc: oidcSchema.optional(), session: duration.default('12h') })

@@ -131,6 +131,8 @@ const TABLE: { route: string; path: () => string; body?: unknown; allowed: Calle
   { route: 'POST /api/tokens/:id/revoke', path: () => '/api/tokens/9999/revoke', body: {}, allowed: ops },
   { route: 'GET /api/audit', path: () => '/api/audit', allowed: ops },
   { route: 'POST /api/admin/reload', path: () => '/api/admin/reload', body: {}, allowed: ops },
+  { route: 'GET /status/:ods', path: () => '/status/A00001', allowed: CALLERS },
+  { route: 'GET /status.css', path: () => '/status.css', allowed: CALLERS },
 ];
 
 describe('every route against every caller', () => {
