@@ -80,7 +80,6 @@ export function renderPatientPage(input: PatientPageInput) {
   <head>
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
-    <meta http-equiv="refresh" content="300" />
     <title>${input.practiceName}: service status</title>
     <link rel="stylesheet" href="/status.css" />
   </head>
@@ -92,7 +91,7 @@ export function renderPatientPage(input: PatientPageInput) {
       <ul>
         ${advice.map((line) => html`<li>${line}</li>`)}
       </ul>
-      <p class="updated">Last updated ${time}. This page updates every few minutes.</p>
+      <p class="updated">Last updated ${time}. Reload this page for the latest news.</p>
     </main>
   </body>
 </html>`;
