@@ -1,17 +1,15 @@
 // WCAG 2.2 AA in real Chromium with axe-core: the sign-in page, the signed-in dashboard during
 // an outage, a wall display link and the patients' page have no violations. (axe is injected
 // with CSP bypassed for the test only; the pages themselves run under the strict CSP.)
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../server/auth/password';
-import { loadEstateFile } from '../../server/config/estate';
-import { silentLogger } from '../../server/log';
-import { startPulse, type RunningPulse } from '../../server/main';
-import { startSimulator, type Simulator } from '../../server/simulator';
+import type { RunningPulse } from '../../server/main';
+import type { Simulator } from '../../server/simulator';
 import { launchChromium } from '../helpers/browser';
+import { startStack, type Stack } from '../helpers/stack';
 
 const AXE = readFileSync(join(process.cwd(), 'node_modules/axe-core/axe.min.js'), 'utf8');
 
@@ -19,7 +17,7 @@ let sim: Simulator;
 let pulse: RunningPulse;
 let browser: Browser;
 let context: BrowserContext;
-let dir: string;
+let stack: Stack;
 
 async function violations(page: Page): Promise<string[]> {
   await page.addScriptTag({ content: AXE });
@@ -31,19 +29,8 @@ async function violations(page: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  sim = await startSimulator({ seed: 13 });
-  dir = mkdtempSync(join(tmpdir(), 'pulse-a11y-'));
-  writeFileSync(join(dir, 'estate.yaml'), sim.estateYaml({ interval: '500ms', timeout: '400ms' }));
-  pulse = await startPulse({
-    estate: loadEstateFile(join(dir, 'estate.yaml')),
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    port: 0,
-    log: silentLogger,
-    localWorkers: 1,
-    tickMs: 100,
-    heartbeatMs: 1_000,
-  });
+  stack = await startStack({ seed: 13 });
+  ({ sim, pulse } = stack);
   await pulse.store.accounts.createUser({
     username: 'a11y',
     displayName: 'Access Tester',
@@ -59,9 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await pulse?.stop();
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 describe('accessibility (axe-core, WCAG 2.2 AA)', () => {

@@ -1,15 +1,13 @@
 // The dashboard in real Chromium against a real Pulse and simulator: a practice tile turns
 // "Down" when its clinical system fails, and the page says plainly when its data is stale.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEstateFile } from '../../server/config/estate';
-import { silentLogger } from '../../server/log';
-import { startPulse, type RunningPulse } from '../../server/main';
-import { startSimulator, type Simulator } from '../../server/simulator';
+import type { RunningPulse } from '../../server/main';
+import type { Simulator } from '../../server/simulator';
 import { launchChromium } from '../helpers/browser';
+import { startStack, type Stack } from '../helpers/stack';
 import { hashPassword } from '../../server/auth/password';
 
 const SHOTS = join(process.cwd(), 'test-results');
@@ -18,22 +16,11 @@ let sim: Simulator;
 let pulse: RunningPulse;
 let browser: Browser;
 let page: Page;
-let dir: string;
+let stack: Stack;
 
 beforeAll(async () => {
-  sim = await startSimulator({ seed: 11 });
-  dir = mkdtempSync(join(tmpdir(), 'pulse-e2e-'));
-  writeFileSync(join(dir, 'estate.yaml'), sim.estateYaml({ interval: '500ms', timeout: '400ms' }));
-  pulse = await startPulse({
-    estate: loadEstateFile(join(dir, 'estate.yaml')),
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    port: 0,
-    log: silentLogger,
-    localWorkers: 1,
-    tickMs: 100,
-    heartbeatMs: 1_000,
-  });
+  stack = await startStack({ seed: 11 });
+  ({ sim, pulse } = stack);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
   mkdirSync(SHOTS, { recursive: true });
@@ -41,9 +28,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await pulse?.stop();
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 describe('dashboard in Chromium', () => {

@@ -1,21 +1,17 @@
 // The whole path, real parts only: simulator → probe worker process → server → API,
 // WebSocket and metrics. Intervals are short so an outage is confirmed in about a second.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { loadEstateFile } from '../../server/config/estate';
 import type { LiveServerMessage, PracticeView } from '../../server/live/protocol';
-import { silentLogger } from '../../server/log';
-import { startPulse, type RunningPulse } from '../../server/main';
-import { startSimulator, type Simulator } from '../../server/simulator';
+import type { RunningPulse } from '../../server/main';
+import type { Simulator } from '../../server/simulator';
 import { signIn, type SignedIn } from '../helpers/session';
+import { startStack, type Stack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 
 let sim: Simulator;
 let pulse: RunningPulse;
-let dir: string;
+let stack: Stack;
 let session: SignedIn;
 
 async function practices(): Promise<PracticeView[]> {
@@ -24,27 +20,14 @@ async function practices(): Promise<PracticeView[]> {
 }
 
 beforeAll(async () => {
-  sim = await startSimulator({ seed: 7 });
-  dir = mkdtempSync(join(tmpdir(), 'pulse-it-'));
-  writeFileSync(join(dir, 'estate.yaml'), sim.estateYaml({ interval: '500ms', timeout: '400ms' }));
-  pulse = await startPulse({
-    estate: loadEstateFile(join(dir, 'estate.yaml')),
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    port: 0,
-    log: silentLogger,
-    localWorkers: 1,
-    tickMs: 100,
-    heartbeatMs: 1_000,
-  });
+  stack = await startStack({ seed: 7 });
+  ({ sim, pulse } = stack);
   session = await signIn(pulse.url, pulse.store.accounts);
   await waitFor('every practice to be up', async () => (await practices()).every((p) => p.status === 'up'));
 });
 
 afterAll(async () => {
-  await pulse?.stop();
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 describe('an EMIS Web outage, end to end', () => {
