@@ -1,22 +1,18 @@
 // Each kind of incident, end to end against the simulator: a practice failing on its own,
 // several practices of one PCN failing locally at once (suspected common cause), a partial
 // supplier outage (degraded, not down), and planned maintenance (no incident at all).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { loadEstateFile } from '../../server/config/estate';
 import type { PracticeView } from '../../server/live/protocol';
-import { silentLogger } from '../../server/log';
-import { startPulse, type RunningPulse } from '../../server/main';
-import { startSimulator, type Simulator } from '../../server/simulator';
+import type { RunningPulse } from '../../server/main';
+import type { Simulator } from '../../server/simulator';
 import { signIn, type SignedIn } from '../helpers/session';
+import { startStack, type Stack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 
 let sim: Simulator;
 let pulse: RunningPulse;
-let dir: string;
+let stack: Stack;
 let session: SignedIn;
 
 interface IncidentJson {
@@ -33,24 +29,17 @@ const practices = async () => (await get<{ practices: PracticeView[] }>('/api/pr
 const allUp = async () => (await practices()).every((p) => p.status === 'up') && (await open()).length === 0;
 
 beforeAll(async () => {
-  sim = await startSimulator({ seed: 9 });
-  dir = mkdtempSync(join(tmpdir(), 'pulse-incidents-'));
   // A partial outage shows as slowness: EMIS Web's check is degraded above 300 ms.
-  const estate = parse(sim.estateYaml({ interval: '500ms', timeout: '450ms' })) as {
-    services: { id: string; checks: Record<string, unknown>[] }[];
-  };
-  estate.services.find((s) => s.id === 'emis-web')!.checks[0]!.degradedAfter = '300ms';
-  writeFileSync(join(dir, 'estate.yaml'), stringify(estate));
-  pulse = await startPulse({
-    estate: loadEstateFile(join(dir, 'estate.yaml')),
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    port: 0,
-    log: silentLogger,
-    localWorkers: 1,
-    tickMs: 100,
-    heartbeatMs: 1_000,
+  stack = await startStack({
+    seed: 9,
+    timeout: '450ms',
+    editEstate: (yaml) => {
+      const estate = parse(yaml) as { services: { id: string; checks: Record<string, unknown>[] }[] };
+      estate.services.find((s) => s.id === 'emis-web')!.checks[0]!.degradedAfter = '300ms';
+      return stringify(estate);
+    },
   });
+  ({ sim, pulse } = stack);
   session = await signIn(pulse.url, pulse.store.accounts);
   await waitFor('every practice up', allUp, 20_000);
 }, 40_000);
@@ -61,9 +50,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
-  await pulse?.stop();
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 describe('incidents by root cause', () => {

@@ -1,45 +1,28 @@
 // Running Pulse: readiness with its reasons, and reloading the estate file without a restart
 // (a bad file is refused and the running estate carries on).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { loadEstateFile } from '../../server/config/estate';
-import { silentLogger } from '../../server/log';
-import { startPulse, type RunningPulse } from '../../server/main';
-import { startSimulator, type Simulator } from '../../server/simulator';
+import type { RunningPulse } from '../../server/main';
+import type { Simulator } from '../../server/simulator';
 import { signIn, type SignedIn } from '../helpers/session';
+import { startStack, type Stack } from '../helpers/stack';
 import { waitFor } from '../helpers/wait';
 
 let sim: Simulator;
 let pulse: RunningPulse;
-let dir: string;
+let stack: Stack;
 let session: SignedIn;
 let file: string;
 
 beforeAll(async () => {
-  sim = await startSimulator({ seed: 21 });
-  dir = mkdtempSync(join(tmpdir(), 'pulse-ops-'));
-  file = join(dir, 'estate.yaml');
-  writeFileSync(file, sim.estateYaml({ interval: '500ms', timeout: '400ms' }));
-  pulse = await startPulse({
-    estate: loadEstateFile(file),
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    port: 0,
-    log: silentLogger,
-    localWorkers: 1,
-    tickMs: 100,
-    heartbeatMs: 1_000,
-  });
+  stack = await startStack({ seed: 21 });
+  ({ sim, pulse, file } = stack);
   session = await signIn(pulse.url, pulse.store.accounts);
 }, 40_000);
 
 afterAll(async () => {
-  await pulse?.stop();
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await stack?.stop();
 });
 
 describe('operations', () => {
