@@ -154,36 +154,28 @@ export function createPulse(deps: PulseDeps) {
     (best, c) => (!best || c.intervalMs < best.intervalMs ? { intervalMs: c.intervalMs, timeoutMs: c.timeoutMs } : best),
     null,
   );
+  /** What Pulse knows of itself now; `storeOpen` and `workers` are filled in for /readyz. */
+  const facts = (): SelfFacts => ({
+    now: clock.now(),
+    lastResultAt,
+    startedAt,
+    probedChecks: probed.length,
+    shortestIntervalMs: shortest?.intervalMs ?? 0,
+    shortestTimeoutMs: shortest?.timeoutMs ?? 0,
+    workers: gateway.workers().length,
+    storeOpen: true,
+  });
   async function selfFacts(): Promise<SelfFacts> {
     let storeOpen = true;
     try {
-      await store.countTransitions();
+      await store.ping();
     } catch {
       storeOpen = false;
     }
-    return {
-      now: clock.now(),
-      lastResultAt,
-      startedAt,
-      probedChecks: probed.length,
-      shortestIntervalMs: shortest?.intervalMs ?? 0,
-      shortestTimeoutMs: shortest?.timeoutMs ?? 0,
-      workers: gateway.workers().length,
-      storeOpen,
-    };
+    return { ...facts(), storeOpen };
   }
   /** Whether Pulse's own probes are reporting; sent to every dashboard with each heartbeat. */
-  const probes = () =>
-    probesState({
-      now: clock.now(),
-      lastResultAt,
-      startedAt,
-      probedChecks: probed.length,
-      shortestIntervalMs: shortest?.intervalMs ?? 0,
-      shortestTimeoutMs: shortest?.timeoutMs ?? 0,
-      workers: 0,
-      storeOpen: true,
-    });
+  const probes = () => probesState(facts());
 
   let lastProbes: ReturnType<typeof probes> = 'starting';
   let ticking = false;

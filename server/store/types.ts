@@ -42,6 +42,8 @@ export interface Store {
   recordTransitions(transitions: StatusTransition[]): Promise<void>;
   /** The latest transitions of one subject, newest first. */
   transitionsOf(subject: SubjectKey, limit: number): Promise<StoredTransition[]>;
+  /** Fails when the store cannot be used (for /readyz); cheap. */
+  ping(): Promise<void>;
   /** Number of transitions stored (for health and tests). */
   countTransitions(): Promise<number>;
   /** Deletes transitions older than `before`, keeping each subject's newest. */

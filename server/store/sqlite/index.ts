@@ -83,6 +83,10 @@ export class SqliteStore implements Store {
     return rows.map(toTransition);
   }
 
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
   async countTransitions(): Promise<number> {
     return (this.db.prepare('SELECT count(*) AS n FROM status_events').get() as { n: number }).n;
   }
