@@ -431,7 +431,9 @@ export function createPulse(deps: PulseDeps) {
     const webDir = deps.webDir;
     app.get('/assets/*', publicRoute, serveStatic({ root: webDir }));
     app.get('/favicon.svg', publicRoute, serveStatic({ root: webDir }));
-    app.get('/', publicRoute, serveStatic({ root: webDir, path: 'index.html' }));
+    // The dashboard's pages are one app: each path answers the same shell, which routes itself.
+    const shell = serveStatic({ root: webDir, path: 'index.html' });
+    for (const page of ['/', '/wall', '/practice/:ods', '/incidents/:id']) app.get(page, publicRoute, shell);
   } else {
     app.get('/', publicRoute, (c) => c.text('The dashboard has not been built: run `npm run build`, then restart Pulse.', 503));
   }

@@ -15,7 +15,7 @@ export function practiceCounts(practices: Iterable<PracticeView>): Counts {
   const counts: Counts = { ...emptyCounts(), backup: 0, total: 0 };
   for (const p of practices) {
     counts[p.status]++;
-    if (p.mode === 'backup') counts.backup++;
+    if (p.mode !== 'normal') counts.backup++;
     counts.total++;
   }
   return counts;

@@ -4,6 +4,7 @@ import { mount, unmount } from 'svelte';
 import App from './App.svelte';
 import { LiveFeed } from './lib/live.svelte';
 import { Session, accessFrom, liveUrl } from './lib/session.svelte';
+import { routeOf } from './lib/route';
 import './app.css';
 
 const target = document.getElementById('app');
@@ -15,7 +16,7 @@ const url = liveUrl(location, access);
 // A refused WebSocket looks like a dead server; asking /api/auth/me tells the two apart.
 const openFeed = () => new LiveFeed({ url, onAttemptFailed: () => void session?.recheck() });
 
-const app = mount(App, { target, props: { session, openFeed } });
+const app = mount(App, { target, props: { session, openFeed, route: routeOf(location.pathname) } });
 void session?.load();
 
 // In development a hot reload must not leave the previous connection and its timer running.

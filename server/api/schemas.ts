@@ -1,7 +1,7 @@
 // The API's shapes, as zod schemas that validate requests at the edge and describe every
 // route in the OpenAPI document (/api/openapi.json). Validation happens here, once.
 import { z } from '@hono/zod-openapi';
-import { STATUS_LEVELS } from '../status/types';
+import { MODES, STATUS_LEVELS } from '../status/types';
 
 export const ErrorBody = z
   .object({ error: z.object({ code: z.string().openapi({ example: 'NOT_FOUND' }), message: z.string() }) })
@@ -43,7 +43,7 @@ export const Practice = z
     system: z.string().openapi({ example: 'emis-web' }),
     status: Status,
     cause: z.string().nullable().openapi({ example: 'upstream: emis-web' }),
-    mode: z.enum(['normal', 'backup']),
+    mode: z.enum(MODES),
     since: z.string().openapi({ format: 'date-time' }),
   })
   .openapi('Practice');
@@ -137,7 +137,7 @@ export const PracticeQuery = z.object({
     .openapi({ description: 'Comma-separated statuses, e.g. `down,unknown`.' }),
   system: z.string().optional().openapi({ example: 'emis-web' }),
   pcn: z.string().optional(),
-  mode: z.enum(['normal', 'backup']).optional(),
+  mode: z.enum(MODES).optional(),
   q: z.string().max(100).optional().openapi({ description: 'Search ODS code or name (case-insensitive).' }),
   limit: z.coerce.number().int().min(1).max(10_000).default(500),
   offset: z.coerce.number().int().min(0).default(0),

@@ -55,8 +55,8 @@ export interface PatientPageInput {
 }
 
 /** The situation patients are told about: backup mode first, then any status that stops the practice working. */
-export function situationOf(mode: 'normal' | 'backup', status: string): PracticeSituation {
-  if (mode === 'backup') return 'backup';
+export function situationOf(mode: 'normal' | 'entering' | 'backup' | 'leaving', status: string): PracticeSituation {
+  if (mode !== 'normal') return 'backup';
   return status === 'down' || status === 'degraded' ? 'problems' : 'normal';
 }
 

@@ -10,7 +10,12 @@
 export const STATUS_LEVELS = ['down', 'unknown', 'suspected', 'degraded', 'recovering', 'maintenance', 'up'] as const;
 export type StatusLevel = (typeof STATUS_LEVELS)[number];
 
-export type Mode = 'normal' | 'backup';
+/**
+ * A practice's backup mode (see server/backup/types.ts): `entering` and `leaving` last while
+ * the actions of one switch run. Patients are told "backup" from `entering` until `normal`.
+ */
+export type Mode = 'normal' | 'entering' | 'backup' | 'leaving';
+export const MODES = ['normal', 'entering', 'backup', 'leaving'] as const satisfies readonly Mode[];
 
 /**
  * Why a subject has the status it has. `checks`: its own checks (or a person's report) are

@@ -228,7 +228,7 @@ afterAll(async () => {
 
 /** Every declared route with its method, as a template whose `:params` and `*` the generator fills. */
 const ROUTES: [string, string][] = [
-  ['GET', '/'], ['GET', '/healthz'], ['GET', '/metrics'], ['GET', '/favicon.svg'], ['GET', '/assets/*'], ['GET', '/api/openapi.json'],
+  ['GET', '/'], ['GET', '/wall'], ['GET', '/practice/:ods'], ['GET', '/incidents/:id'], ['GET', '/healthz'], ['GET', '/metrics'], ['GET', '/favicon.svg'], ['GET', '/assets/*'], ['GET', '/api/openapi.json'],
   ['GET', '/api/practices'], ['GET', '/api/practices/:ods'], ['POST', '/api/practices/:ods/reports'], ['GET', '/api/services'],
   ['GET', '/api/services/:id'], ['GET', '/api/checks'], ['GET', '/api/checks/:id/history'], ['GET', '/api/maintenance'],
   ['POST', '/api/maintenance'], ['POST', '/api/maintenance/:id/cancel'], ['GET', '/api/incidents'], ['GET', '/api/incidents/:id'],
