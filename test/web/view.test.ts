@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { IncidentView, PracticeView, ServiceView } from '../../server/live/protocol';
-import { causeInWords, clockTime, shortTime, sortIncidents, sortPractices } from '../../web/lib/view';
+import {
+  MODE_ICON,
+  MODE_LABEL,
+  REASON_CODES,
+  causeInWords,
+  clockTime,
+  dayTime,
+  practicesCount,
+  shortTime,
+  sortIncidents,
+  sortPractices,
+  sortServices,
+} from '../../web/lib/view';
 
 function practice(ods: string, name: string, status: PracticeView['status']): PracticeView {
   return { ods, name, pcn: 'PCN', icb: null, system: 'emis-web', status, cause: null, mode: 'normal', since: '2026-05-01T08:00:00Z' };
@@ -74,5 +86,32 @@ describe('open incidents', () => {
   it('shows when an incident opened as HH:MM, 24-hour', () => {
     expect(shortTime(new Date(2026, 4, 1, 14, 3, 9).getTime())).toBe('14:03');
     expect(shortTime('not a time')).toBe('—');
+  });
+});
+
+describe('supplier roll-up order', () => {
+  it('puts the worst status first, then the most practices affected, then by name', () => {
+    const s = (id: string, status: ServiceView['status'], practicesAffected: number): ServiceView => ({
+      id, name: id, kind: 'clinical-system', status, cause: null, since: '2026-05-01T08:00:00Z', practicesAffected,
+    });
+    const sorted = sortServices([s('b', 'up', 0), s('a', 'up', 0), s('c', 'down', 3), s('d', 'down', 9), s('e', 'degraded', 20)]);
+    expect(sorted.map((x) => x.id)).toEqual(['d', 'c', 'e', 'a', 'b']);
+  });
+});
+
+describe('backup mode and reasons in words', () => {
+  it('labels every mode and gives each non-normal mode a shape', () => {
+    expect(MODE_LABEL).toEqual({ normal: 'Normal', entering: 'Entering backup', backup: 'Backup mode', leaving: 'Leaving backup' });
+    expect(new Set([MODE_ICON.entering, MODE_ICON.backup, MODE_ICON.leaving]).size).toBe(3);
+  });
+  it('offers the reason codes the server accepts', () => {
+    expect(REASON_CODES).toEqual(['clinical-system-down', 'workstations-down', 'network-down', 'reported-by-practice', 'planned', 'recovered', 'other']);
+  });
+  it('counts practices in words, and dates with day and time', () => {
+    expect(practicesCount(1)).toBe('1 practice');
+    expect(practicesCount(0)).toBe('0 practices');
+    expect(dayTime(new Date(2026, 10, 27, 9, 5).getTime())).toBe('27 Nov, 09:05');
+    expect(dayTime(null)).toBe('—');
+    expect(dayTime('nonsense')).toBe('—');
   });
 });

@@ -1,7 +1,8 @@
 // How statuses the server sent are put into words, shapes and order on screen. Presentation
 // only: it never decides a status, it labels the one it is given.
 import type { IncidentView, PracticeView, ServiceView } from '../../server/live/protocol';
-import type { StatusLevel } from '../../server/status/types';
+import type { Mode, StatusLevel } from '../../server/status/types';
+import type { BackupReasonCode } from '../../server/backup/types';
 
 /** Worst first, as in the status engine; a Record so a new level cannot be forgotten here. */
 const RANK: Record<StatusLevel, number> = { down: 0, unknown: 1, suspected: 2, degraded: 3, recovering: 4, maintenance: 5, up: 6 };
@@ -102,4 +103,60 @@ export const ROLE_LABEL: Record<'ops' | 'manager' | 'viewer', string> = {
 /** A server message as a sentence: "wrong username or password" → "Wrong username or password". */
 export function sentence(message: string): string {
   return message.charAt(0).toUpperCase() + message.slice(1);
+}
+
+/** A practice's backup mode in words; a Record so a new mode cannot be forgotten here. */
+export const MODE_LABEL: Record<Mode, string> = {
+  normal: 'Normal',
+  entering: 'Entering backup',
+  backup: 'Backup mode',
+  leaving: 'Leaving backup',
+};
+
+/** A shape for each mode, shown beside its word (never colour alone). */
+export const MODE_ICON: Record<Mode, string> = {
+  normal: '',
+  entering: '▶',
+  backup: '■',
+  leaving: '◀',
+};
+
+/** The reason codes a person picks from when switching backup mode, in words. */
+export const REASON_LABEL: Record<BackupReasonCode, string> = {
+  'clinical-system-down': 'Clinical system down',
+  'workstations-down': 'Workstations down',
+  'network-down': 'Network down',
+  'reported-by-practice': 'Reported by the practice',
+  planned: 'Planned',
+  recovered: 'Recovered',
+  other: 'Other',
+};
+
+export const REASON_CODES = Object.keys(REASON_LABEL) as BackupReasonCode[];
+
+/** "1 practice" / "3 practices". */
+export function practicesCount(n: number): string {
+  return n === 1 ? '1 practice' : `${n} practices`;
+}
+
+const dateTime = new Intl.DateTimeFormat('en-GB', {
+  day: 'numeric',
+  month: 'short',
+  hour: '2-digit',
+  minute: '2-digit',
+  hour12: false,
+});
+
+/** "27 Nov, 14:05" in the display's local time; an em dash when missing or unreadable. */
+export function dayTime(at: string | number | null): string {
+  if (at === null) return '—';
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? '—' : dateTime.format(date);
+}
+
+/** The supplier roll-up's order: the worst status first, then the most practices taken down, then by name. */
+export function sortServices(services: Iterable<ServiceView>): ServiceView[] {
+  return [...services].sort(
+    (a, b) => RANK[a.status] - RANK[b.status] || b.practicesAffected - a.practicesAffected || a.name.localeCompare(b.name, 'en-GB'),
+  );
 }
