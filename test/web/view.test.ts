@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { IncidentView, PracticeView, ServiceView } from '../../server/live/protocol';
 import {
   MODE_ICON,
+  offers,
   MODE_LABEL,
   REASON_CODES,
   causeInWords,
@@ -11,7 +12,6 @@ import {
   shortTime,
   sortIncidents,
   sortPractices,
-  sortServices,
 } from '../../web/lib/view';
 
 function practice(ods: string, name: string, status: PracticeView['status']): PracticeView {
@@ -89,16 +89,6 @@ describe('open incidents', () => {
   });
 });
 
-describe('supplier roll-up order', () => {
-  it('puts the worst status first, then the most practices affected, then by name', () => {
-    const s = (id: string, status: ServiceView['status'], practicesAffected: number): ServiceView => ({
-      id, name: id, kind: 'clinical-system', status, cause: null, since: '2026-05-01T08:00:00Z', practicesAffected,
-    });
-    const sorted = sortServices([s('b', 'up', 0), s('a', 'up', 0), s('c', 'down', 3), s('d', 'down', 9), s('e', 'degraded', 20)]);
-    expect(sorted.map((x) => x.id)).toEqual(['d', 'c', 'e', 'a', 'b']);
-  });
-});
-
 describe('backup mode and reasons in words', () => {
   it('labels every mode and gives each non-normal mode a shape', () => {
     expect(MODE_LABEL).toEqual({ normal: 'Normal', entering: 'Entering backup', backup: 'Backup mode', leaving: 'Leaving backup' });
@@ -113,5 +103,25 @@ describe('backup mode and reasons in words', () => {
     expect(dayTime(new Date(2026, 10, 27, 9, 5).getTime())).toBe('27 Nov, 09:05');
     expect(dayTime(null)).toBe('—');
     expect(dayTime('nonsense')).toBe('—');
+  });
+});
+
+describe('what the console offers', () => {
+  const ops = { role: 'ops' as const, practices: [] };
+  const manager = { role: 'manager' as const, practices: ['A81001'] };
+  const viewer = { role: 'viewer' as const, practices: [] };
+  it('offers bulk switches and maintenance to ops only', () => {
+    expect([ops, manager, viewer].map((u) => offers(u, 'backup.bulk'))).toEqual([true, false, false]);
+    expect([ops, manager, viewer].map((u) => offers(u, 'maintenance.write'))).toEqual([true, false, false]);
+    expect(offers(null, 'backup.bulk')).toBe(false);
+  });
+  it('offers a manager the backup switch of their own practices only', () => {
+    expect(offers(manager, 'backup.switch', 'A81001')).toBe(true);
+    expect(offers(manager, 'backup.switch', 'B82001')).toBe(false);
+    expect(offers(ops, 'backup.switch', 'B82001')).toBe(true);
+    expect(offers(viewer, 'backup.switch', 'A81001')).toBe(false);
+  });
+  it('offers notes to ops and managers, not viewers', () => {
+    expect([ops, manager, viewer].map((u) => offers(u, 'incident.annotate'))).toEqual([true, true, false]);
   });
 });

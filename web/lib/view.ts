@@ -154,9 +154,22 @@ export function dayTime(at: string | number | null): string {
   return Number.isNaN(date.getTime()) ? '—' : dateTime.format(date);
 }
 
-/** The supplier roll-up's order: the worst status first, then the most practices taken down, then by name. */
-export function sortServices(services: Iterable<ServiceView>): ServiceView[] {
-  return [...services].sort(
-    (a, b) => RANK[a.status] - RANK[b.status] || b.practicesAffected - a.practicesAffected || a.name.localeCompare(b.name, 'en-GB'),
-  );
+/** What the console may offer someone: the server decides, this only hides what it would refuse. */
+export type Offer = 'backup.switch' | 'backup.bulk' | 'maintenance.write' | 'incident.annotate';
+
+/**
+ * Whether to offer `what` to a person with this role (and, for a manager, these practices).
+ * `ods`: the practice it is about, for `backup.switch`.
+ */
+export function offers(user: { role: 'ops' | 'manager' | 'viewer'; practices: readonly string[] } | null, what: Offer, ods?: string): boolean {
+  if (user === null) return false;
+  switch (what) {
+    case 'backup.switch':
+      return user.role === 'ops' || (user.role === 'manager' && ods !== undefined && user.practices.includes(ods));
+    case 'incident.annotate':
+      return user.role === 'ops' || user.role === 'manager';
+    case 'backup.bulk':
+    case 'maintenance.write':
+      return user.role === 'ops';
+  }
 }
