@@ -1,9 +1,9 @@
-// `npm run users -- <command>`: manages local accounts and checks the audit log, on the same
+// `npm run users -- <command>`: manages local accounts, and checks and exports the audit log, on the same
 // SQLite file a running Pulse uses (WAL: safe beside it). Every change is audited, as
 // `cli:<os user>`, in the same transaction as the change itself.
 // Bad input ends with one line on stderr and exit code 2; never a stack trace. Generated
 // passwords are printed once and stored only as scrypt hashes.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { AUDIT_EXPORT_FORMATS, auditExport, readWholeAuditLog, type AuditExportFormat } from './auth/audit-export';
 import { checkPasswordPolicy, hashPassword, type HashOptions } from './auth/password';
 import { ROLES, type Role, type User } from './auth/types';
 import type { Estate } from './config/estate';
@@ -26,7 +27,8 @@ const USAGE = `usage: npm run users -- <command> [--data-dir DIR] [--config ESTA
   reset <username> [--password-stdin]
   role <username> --role ops|manager|viewer [--icb CODE | --national] [--practices A81001,...]
   audit [--limit N]
-  audit-verify`;
+  audit-verify
+  audit-export --format csv|json [--out FILE]   the whole log, oldest first, for incident review`;
 
 /** Bad input: reported as one line and exit code 2. */
 export class UsageError extends Error {
@@ -42,6 +44,8 @@ export interface CliContext {
   actor: string;
   now: () => number;
   out: (line: string) => void;
+  /** Text to stdout exactly as given (an export), with no newline added. */
+  write: (text: string) => void;
   err: (line: string) => void;
   /** One line from stdin (without echo on a terminal). */
   readPassword: () => Promise<string>;
@@ -64,6 +68,8 @@ const OPTIONS = {
   name: { type: 'string' },
   'password-stdin': { type: 'boolean' },
   limit: { type: 'string' },
+  format: { type: 'string' },
+  out: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 type OptionName = keyof typeof OPTIONS;
@@ -78,6 +84,7 @@ const COMMANDS: Record<string, { positionals: string[]; options: OptionName[]; w
   role: { positionals: ['username'], options: ['role', 'icb', 'national', 'practices'], writes: true },
   audit: { positionals: [], options: ['limit'], writes: false },
   'audit-verify': { positionals: [], options: [], writes: false },
+  'audit-export': { positionals: [], options: ['format', 'out'], writes: false },
 };
 
 // ---- validation at the edge ----
@@ -460,11 +467,54 @@ export async function verifyAuditLog(ctx: CliContext): Promise<number> {
   return 0;
 }
 
+function parseFormat(text: string | undefined): AuditExportFormat {
+  if (text === undefined) throw new UsageError(`audit-export needs --format ${AUDIT_EXPORT_FORMATS.join('|')}`);
+  const format = AUDIT_EXPORT_FORMATS.find((f) => f === text.trim().toLowerCase());
+  if (!format) throw new UsageError(`--format must be one of ${AUDIT_EXPORT_FORMATS.join(', ')}, not "${printable(text)}"`);
+  return format;
+}
+
+/**
+ * The whole log, oldest first, as CSV or JSON: to stdout, or to a new file (never over an
+ * existing one; readable by its owner only). Exit 0; 1 when the chain does not verify (the
+ * file is still written: that is when a reviewer needs it most), naming the first bad entry.
+ */
+export async function exportAuditLog(ctx: CliContext, args: { format?: string | undefined; out?: string | undefined }): Promise<number> {
+  const format = parseFormat(args.format);
+  if (args.out !== undefined && args.out.trim() === '') throw new UsageError('--out needs a file name');
+  const entries = await readWholeAuditLog((limit, offset) => ctx.store.auditEntries(limit, offset));
+  const verified = await ctx.store.verifyAudit();
+  const { body } = auditExport(format, entries);
+  if (args.out === undefined) {
+    ctx.write(body);
+  } else {
+    const file = resolve(args.out);
+    try {
+      writeFileSync(file, body, { flag: 'wx', mode: 0o600 });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'EEXIST') throw new UsageError(`--out ${file} already exists; choose another name (an export never overwrites a file)`);
+      if (code === 'ENOENT') throw new UsageError(`--out ${file}: its folder does not exist`);
+      if (code === 'EACCES' || code === 'EPERM') throw new UsageError(`--out ${file}: permission denied`);
+      throw e;
+    }
+    ctx.out(`wrote ${entries.length} audit entries (${format}) to ${file}`);
+  }
+  // On stderr, so an export to stdout stays clean.
+  if (!verified.ok) {
+    ctx.err(`pulse users: warning: the audit log is broken at seq ${verified.seq}: ${verified.reason}`);
+    return 1;
+  }
+  return 0;
+}
+
 // ---- entry ----
 
 export interface CliIo {
   env: NodeJS.ProcessEnv;
   out: (line: string) => void;
+  /** Raw stdout for an export; by default `out` without the final newline. */
+  write?: (text: string) => void;
   err: (line: string) => void;
   readPassword: () => Promise<string>;
   actor?: string;
@@ -538,6 +588,7 @@ export async function runUsersCli(argv: string[], io: CliIo): Promise<number> {
       actor: io.actor ?? osActor(),
       now: io.now ?? Date.now,
       out: io.out,
+      write: io.write ?? ((text) => io.out(text.replace(/\n$/, ''))),
       err: io.err,
       readPassword: io.readPassword,
       ...(io.hashOptions ? { hashOptions: io.hashOptions } : {}),
@@ -566,7 +617,14 @@ async function run(
   ctx: CliContext,
   command: string,
   username: string,
-  values: { role?: string | undefined; name?: string | undefined; 'password-stdin'?: boolean | undefined; limit?: string | undefined },
+  values: {
+    role?: string | undefined;
+    name?: string | undefined;
+    'password-stdin'?: boolean | undefined;
+    limit?: string | undefined;
+    format?: string | undefined;
+    out?: string | undefined;
+  },
   scope: ScopeFlags,
 ): Promise<number> {
   switch (command) {
@@ -587,6 +645,8 @@ async function run(
       return await showAudit(ctx, { limit: values.limit });
     case 'audit-verify':
       return await verifyAuditLog(ctx);
+    case 'audit-export':
+      return await exportAuditLog(ctx, { format: values.format, out: values.out });
     default:
       throw new UsageError(`unknown command "${printable(command)}"`);
   }
@@ -606,6 +666,7 @@ if (isEntryPoint()) {
   void runUsersCli(process.argv.slice(2), {
     env: process.env,
     out: (line) => process.stdout.write(`${line}\n`),
+    write: (text) => process.stdout.write(text),
     err: (line) => process.stderr.write(`${line}\n`),
     readPassword: () => readPasswordLine(),
   }).then((code) => {

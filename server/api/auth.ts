@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { isIP } from 'node:net';
+import { AUDIT_EXPORT_FORMATS, auditExport, auditExportFilename, readWholeAuditLog } from '../auth/audit-export';
 import { SESSION_COOKIE, type AppEnv } from '../auth/middleware';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../auth/password';
 import type { LoginThrottle } from '../auth/throttle';
@@ -265,30 +266,62 @@ export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
     createRoute({
       method: 'get',
       path: '/api/audit',
-      summary: 'The audit log, newest first, and whether its hash chain is intact',
+      summary: 'The audit log, newest first, and whether its hash chain is intact; or, with format, the whole log as a download',
+      description:
+        'Without `format`: one page, newest first. With `format=csv` or `format=json`: the whole log, oldest first, as an attachment ' +
+        '(`pulse-audit-<date>.<format>`), for incident review; the `Pulse-Audit-Intact` header says whether the chain verified, and ' +
+        'the export itself is recorded in the log (`audit.export`). CSV cells a spreadsheet would run as a formula start with `\'`.',
       tags: ['audit'],
       middleware: [ctx.guard('audit.read')] as const,
       request: {
         query: z.object({
           limit: z.coerce.number().int().min(1).max(1_000).default(100),
           offset: z.coerce.number().int().min(0).default(0),
+          format: z
+            .enum(AUDIT_EXPORT_FORMATS, { error: `expected one of ${AUDIT_EXPORT_FORMATS.join(', ')} (or no format for one page as JSON)` })
+            .optional()
+            .openapi({ description: 'Download the whole log as csv or json' }),
         }),
       },
       responses: {
-        200: json(
-          z.object({
-            intact: z.boolean(),
-            entries: z.array(
-              z.object({ seq: z.number().int(), at: z.string(), actor: z.string(), action: z.string(), subject: z.string().nullable(), detail: z.record(z.string(), z.unknown()), hash: z.string() }),
-            ),
-          }),
-          'Entries',
-        ),
+        200: {
+          description: 'Entries; or, with format, the whole log as a file',
+          content: {
+            'application/json': {
+              schema: z.object({
+                intact: z.boolean(),
+                entries: z.array(
+                  z.object({ seq: z.number().int(), at: z.string(), actor: z.string(), action: z.string(), subject: z.string().nullable(), detail: z.record(z.string(), z.unknown()), hash: z.string() }),
+                ),
+              }),
+            },
+            'text/csv': { schema: z.string() },
+          },
+        },
         400: errors[400],
       },
     }),
     async (c) => {
       const q = c.req.valid('query');
+      if (q.format !== undefined) {
+        for (const name of ['limit', 'offset'] as const) {
+          if (c.req.query(name) !== undefined) {
+            return c.json(errorBody('BAD_REQUEST', `${name}: an export (format=${q.format}) is the whole log; leave out limit and offset`), 400);
+          }
+        }
+        const now = ctx.now();
+        // Recorded first, so the file carries the record of its own making.
+        await audit(c, 'audit.export', null, { format: q.format });
+        const entries = await readWholeAuditLog((limit, offset) => ctx.accounts.auditEntries(limit, offset));
+        const verified = await ctx.accounts.verifyAudit();
+        const file = auditExport(q.format, entries);
+        return c.body(file.body, 200, {
+          'Content-Type': file.contentType,
+          'Content-Disposition': `attachment; filename="${auditExportFilename(q.format, now)}"`,
+          'Cache-Control': 'no-store',
+          'Pulse-Audit-Intact': String(verified.ok),
+        });
+      }
       const entries = await ctx.accounts.auditEntries(q.limit, q.offset);
       const verified = await ctx.accounts.verifyAudit();
       return c.json(
