@@ -1,0 +1,281 @@
+// The operations console and the incident page in real Chromium against a real Pulse and
+// simulator: search, filters and sort work and survive a reload; an EMIS Web outage shows in
+// the supplier roll-up with the number of practices it takes down; the incident page lists
+// the affected practices; ops switch every practice of the incident into backup mode (and
+// are asked again when the count changed meanwhile); one practice is switched from the
+// console; maintenance windows are planned and cancelled; axe-core finds no WCAG 2.2 AA
+// violation on either page, with or without a dialog open. Screenshots at 1920×1080 and a
+// 390×844 phone are kept in test-results/.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../server/auth/password';
+import type { RunningPulse } from '../../server/main';
+import type { Simulator } from '../../server/simulator';
+import { launchChromium } from '../helpers/browser';
+import { signIn, type SignedIn } from '../helpers/session';
+import { startStack, type Stack } from '../helpers/stack';
+import { waitFor } from '../helpers/wait';
+
+const SHOTS = join(process.cwd(), 'test-results');
+const AXE = readFileSync(join(process.cwd(), 'node_modules/axe-core/axe.min.js'), 'utf8');
+const PASSWORD = 'a long console password';
+
+let stack: Stack;
+let sim: Simulator;
+let pulse: RunningPulse;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let rest: SignedIn;
+let emisOds: string[];
+let incidentId: number;
+
+async function violations(p: Page): Promise<string[]> {
+  await p.addScriptTag({ content: AXE });
+  return p.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (d: Document, o: unknown) => Promise<{ violations: { id: string; help: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const result = await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] });
+    return result.violations.map((v) => `${v.id}: ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+  });
+}
+
+const tile = (ods: string) => page.locator(`[data-testid="practice-tile"][data-ods="${ods}"]`);
+const tileOds = () => page.locator('[data-testid="practice-tile"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-ods')));
+
+beforeAll(async () => {
+  stack = await startStack({ seed: 17 });
+  ({ sim, pulse } = stack);
+  emisOds = sim.practices.filter((p) => p.system === 'emis-web').map((p) => p.ods);
+  await pulse.store.accounts.createUser({
+    username: 'opsdesk',
+    displayName: 'Ops Desk',
+    role: 'ops',
+    icb: null,
+    practices: [],
+    passwordHash: await hashPassword(PASSWORD, { N: 2 ** 10 }),
+    now: Date.now(),
+  });
+  rest = await signIn(pulse.url, pulse.store.accounts, { role: 'ops' });
+  browser = await launchChromium();
+  // CSP bypassed only so the test can inject axe-core; the page itself runs under the strict CSP.
+  context = await browser.newContext({ viewport: { width: 1920, height: 1080 }, bypassCSP: true });
+  page = await context.newPage();
+  mkdirSync(SHOTS, { recursive: true });
+  await page.goto(pulse.url);
+  await page.fill('input[name="username"]', 'opsdesk');
+  await page.fill('input[name="password"]', PASSWORD);
+  await page.click('button[type="submit"]');
+  await page.locator('[data-testid="practice-tile"][data-status="up"]').first().waitFor({ timeout: 15_000 });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe('operations console in Chromium', () => {
+  it('searches, filters and sorts, keeps the view in the URL, and keeps it across a reload', async () => {
+    const all = sim.practices.length;
+    await page.locator(`[data-testid="practice-count"][data-matching="${all}"]`).waitFor();
+
+    const target = sim.practices[3]!;
+    await page.fill('[data-testid="filter-q"]', target.ods.toLowerCase());
+    await page.locator('[data-testid="practice-count"][data-matching="1"]').waitFor();
+    expect(await tileOds()).toEqual([target.ods]);
+    expect(new URL(page.url()).searchParams.get('q')).toBe(target.ods.toLowerCase());
+
+    // By PCN: every practice of that PCN, and only those.
+    const pcn = target.pcn;
+    await page.fill('[data-testid="filter-q"]', pcn);
+    const inPcn = sim.practices.filter((p) => p.pcn.toLowerCase().includes(pcn.toLowerCase()) || p.name.toLowerCase().includes(pcn.toLowerCase()));
+    await page.locator(`[data-testid="practice-count"][data-matching="${inPcn.length}"]`).waitFor();
+    expect((await tileOds()).sort()).toEqual(inPcn.map((p) => p.ods).sort());
+
+    // Clinical system + status + sort by ODS code.
+    await page.fill('[data-testid="filter-q"]', '');
+    await page.selectOption('[data-testid="filter-system"]', 'systmone');
+    await page.check('[data-testid="filter-status-up"]');
+    await page.selectOption('[data-testid="filter-sort"]', 'ods');
+    const systmone = sim.practices.filter((p) => p.system === 'systmone').map((p) => p.ods).sort();
+    await page.locator(`[data-testid="practice-count"][data-matching="${systmone.length}"]`).waitFor();
+    expect(await tileOds()).toEqual(systmone);
+    const url = new URL(page.url());
+    expect(Object.fromEntries(url.searchParams)).toEqual({ status: 'up', system: 'systmone', sort: 'ods' });
+
+    await page.reload();
+    await page.locator(`[data-testid="practice-count"][data-matching="${systmone.length}"]`).waitFor({ timeout: 15_000 });
+    expect(await tileOds()).toEqual(systmone);
+    expect(await page.inputValue('[data-testid="filter-system"]')).toBe('systmone');
+    expect(await page.inputValue('[data-testid="filter-sort"]')).toBe('ods');
+    expect(await page.isChecked('[data-testid="filter-status-up"]')).toBe(true);
+
+    // Mode: nobody is in backup yet.
+    await page.selectOption('[data-testid="filter-mode"]', 'backup');
+    await page.locator('[data-testid="no-match"]').waitFor();
+
+    await page.click('[data-testid="filter-clear"]');
+    await page.locator(`[data-testid="practice-count"][data-matching="${all}"]`).waitFor();
+    expect(new URL(page.url()).search).toBe('');
+  });
+
+  it('plans a maintenance window and cancels it; the dialog takes focus, Escape closes it and focus returns', async () => {
+    const plan = page.locator('[data-testid="maintenance-plan"]');
+    await plan.focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.locator('[data-testid="maintenance-dialog"]');
+    await dialog.waitFor();
+    expect(await page.evaluate(() => document.activeElement?.closest('dialog') !== null)).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('maintenance-plan');
+
+    await plan.click();
+    await dialog.waitFor();
+    expect(await violations(page)).toEqual([]);
+    // Submitting without a reason is refused on the spot, saying what is missing.
+    await dialog.locator('[data-testid="mw-submit"]').click();
+    expect(await dialog.innerText()).toMatch(/Enter the reason/);
+    await dialog.locator('[data-testid="mw-subject"]').selectOption('service:vision');
+    await dialog.locator('[data-testid="mw-reason"]').fill('Supplier upgrade');
+    await page.screenshot({ path: join(SHOTS, 'console-maintenance-dialog.png') });
+    await dialog.locator('[data-testid="mw-submit"]').click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const row = page.locator('[data-testid="maintenance-window"][data-subject="service:vision"]');
+    await row.waitFor();
+    expect(await row.innerText()).toMatch(/Planned[\s\S]*Vision[\s\S]*Supplier upgrade[\s\S]*Ops Desk/);
+    const planned = await rest.get<{ windows: { subject: string; author: string; reason: string }[] }>('/api/maintenance');
+    expect(planned.windows).toEqual([expect.objectContaining({ subject: 'service:vision', reason: 'Supplier upgrade', author: 'Ops Desk' })]);
+
+    await row.locator('[data-testid="maintenance-cancel"]').click();
+    await page.locator('[data-testid="maintenance-cancel-dialog"]').waitFor();
+    await page.click('[data-testid="maintenance-cancel-confirm"]');
+    await row.waitFor({ state: 'detached' });
+    await page.locator('[data-testid="maintenance-none"]').waitFor();
+    expect((await rest.get<{ windows: unknown[] }>('/api/maintenance')).windows).toEqual([]);
+  });
+
+  it('shows an EMIS Web outage in the supplier roll-up with the number of practices it takes down', async () => {
+    sim.play('emis-web-outage', { durationMs: 120_000 });
+    const emis = page.locator(`[data-testid="service"][data-id="emis-web"][data-status="down"][data-affected="${emisOds.length}"]`);
+    await emis.waitFor({ timeout: 15_000 });
+    expect(await emis.innerText()).toContain(`${emisOds.length} practices affected`);
+    expect(await page.locator('[data-testid="service"][data-id="systmone"]').getAttribute('data-affected')).toBe('0');
+
+    // The count narrows the practice list to that system.
+    await emis.locator('[data-testid="service-pick"]').click();
+    await page.locator(`[data-testid="practice-count"][data-matching="${emisOds.length}"]`).waitFor();
+    expect(new URL(page.url()).searchParams.get('system')).toBe('emis-web');
+
+    const incident = page.locator('[data-testid="incident"]').first();
+    await incident.waitFor({ timeout: 15_000 });
+    expect(await violations(page)).toEqual([]);
+    await page.screenshot({ path: join(SHOTS, 'console-outage-1920.png') });
+  });
+
+  it('opens the incident page with the affected practices, their status and mode', async () => {
+    const link = page.locator('[data-testid="incident-link"]').first();
+    incidentId = Number(await page.locator('[data-testid="incident"]').first().getAttribute('data-incident-id'));
+    await link.click();
+    await page.locator(`[data-testid="incident-page"][data-incident-id="${incidentId}"]`).waitFor();
+    expect(new URL(page.url()).pathname).toBe(`/incidents/${incidentId}`);
+    await page.locator('[data-testid="affected-practice"]').nth(emisOds.length - 1).waitFor({ timeout: 15_000 });
+    const rows = await page.locator('[data-testid="affected-practice"]').evaluateAll((els) =>
+      els.map((e) => ({ ods: e.getAttribute('data-ods'), status: e.getAttribute('data-status'), mode: e.getAttribute('data-mode') })),
+    );
+    expect(rows.map((r) => r.ods).sort()).toEqual([...emisOds].sort());
+    expect(new Set(rows.map((r) => `${r.status}/${r.mode}`))).toEqual(new Set(['down/normal']));
+    expect(await page.locator('[data-testid="incident-title"]').innerText()).toMatch(/EMIS Web/);
+    expect(await page.locator('[data-testid="incident-cause"]').innerText()).toBe('EMIS Web is down');
+    expect(await page.locator('[data-testid="timeline"]').innerText()).not.toBe('');
+
+    await page.fill('[data-testid="note-text"]', 'Supplier ticket raised');
+    await page.click('[data-testid="note-submit"]');
+    await page.locator('[data-testid="notes"]', { hasText: 'Supplier ticket raised' }).waitFor();
+    expect(await violations(page)).toEqual([]);
+  });
+
+  it('switches every practice of the incident into backup mode, asking again when the count changed', async () => {
+    await page.click('[data-testid="bulk-enter"]');
+    const dialog = page.locator('[data-testid="bulk-dialog"]');
+    await dialog.locator(`[data-testid="bulk-count"][data-count="${emisOds.length}"]`).waitFor({ timeout: 10_000 });
+    expect(await dialog.innerText()).toContain(`This will switch ${emisOds.length} practices into backup mode`);
+    expect(await violations(page)).toEqual([]);
+
+    // The reason is required before anything is sent.
+    await dialog.locator('[data-testid="bulk-confirm"]').click();
+    expect(await dialog.innerText()).toMatch(/Enter the reason/);
+
+    // Meanwhile someone else switches one of them: the count the person saw is now wrong.
+    const first = emisOds[0]!;
+    const single = await rest.fetch(`/api/practices/${first}/backup/enter`, {
+      method: 'POST',
+      json: { reasonCode: 'reported-by-practice', reason: 'Practice phoned in' },
+    });
+    expect(single.status).toBe(200);
+
+    await dialog.locator('[data-testid="reason-code"]').selectOption('clinical-system-down');
+    await dialog.locator('[data-testid="reason"]').fill('EMIS Web outage across the ICB');
+    await dialog.locator('[data-testid="bulk-confirm"]').click();
+    await dialog.locator('[data-testid="bulk-count-changed"]').waitFor({ timeout: 10_000 });
+    await dialog.locator(`[data-testid="bulk-count"][data-count="${emisOds.length - 1}"]`).waitFor();
+    expect(await dialog.locator('[data-testid="bulk-count-changed"]').innerText()).toContain(`from ${emisOds.length} to ${emisOds.length - 1}`);
+
+    await dialog.locator('[data-testid="bulk-confirm"]').click();
+    const result = dialog.locator('[data-testid="bulk-result"]');
+    await result.waitFor({ timeout: 10_000 });
+    expect(await result.getAttribute('data-switched')).toBe(String(emisOds.length - 1));
+    await page.screenshot({ path: join(SHOTS, 'incident-bulk-result-1920.png') });
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // Every affected practice now shows a backup mode (entering while its actions run, then backup).
+    await waitFor('every affected practice in backup mode', async () => {
+      const modes = await page.locator('[data-testid="affected-practice"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-mode')));
+      return modes.length === emisOds.length && modes.every((m) => m === 'entering' || m === 'backup');
+    });
+    const audit = await rest.fetch('/api/audit?format=json');
+    expect(audit.status).toBe(200);
+  });
+
+  it('switches one practice out of backup mode from the console, with confirmation and reason', async () => {
+    await page.goto(`${pulse.url}/?mode=backup&sort=ods`);
+    const ods = [...emisOds].sort()[0]!;
+    const t = tile(ods);
+    await t.locator('[data-testid="backup-badge"][data-mode="backup"]').waitFor({ timeout: 20_000 });
+    expect(await t.locator('[data-testid="backup-badge"]').innerText()).toContain('Backup mode');
+    await t.locator('[data-testid="backup-switch"]').click();
+    const dialog = page.locator('[data-testid="backup-dialog"]');
+    await dialog.waitFor();
+    expect(await dialog.innerText()).toMatch(/Return .* to normal/);
+    expect(await violations(page)).toEqual([]);
+    await dialog.locator('[data-testid="reason"]').fill('Practice confirmed EMIS Web is back for them');
+    await dialog.locator('[data-testid="backup-confirm"]').click();
+    await dialog.locator('[data-testid="backup-result"]').waitFor({ timeout: 10_000 });
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await waitFor('the practice leaving backup mode', async () => {
+      const body = await rest.get<{ mode: string }>(`/api/practices/${ods}/backup`);
+      return body.mode === 'leaving' || body.mode === 'normal';
+    });
+  });
+
+  it('looks right on a 1920×1080 screen and on a phone (screenshots kept)', async () => {
+    await page.goto(pulse.url);
+    await page.locator('[data-testid="practice-tile"]').first().waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: join(SHOTS, 'console-1920.png') });
+    const phone = await context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(pulse.url);
+    await phone.locator('[data-testid="practice-tile"]').first().waitFor({ timeout: 15_000 });
+    await phone.screenshot({ path: join(SHOTS, 'console-phone.png'), fullPage: false });
+    expect(await violations(phone)).toEqual([]);
+    await phone.goto(`${pulse.url}/incidents/${incidentId}`);
+    await phone.locator('[data-testid="affected-practice"]').first().waitFor({ timeout: 15_000 });
+    await phone.screenshot({ path: join(SHOTS, 'incident-phone.png'), fullPage: false });
+    expect(await violations(phone)).toEqual([]);
+    await phone.close();
+    sim.restoreAll();
+  });
+});
