@@ -1,0 +1,33 @@
+// The shapes the practice page reads from the REST API (server/api/practices.ts, history.ts):
+// only the fields it uses. Types only.
+import type { PracticeView } from '../../server/live/protocol';
+import type { StatusLevel } from '../../server/status/types';
+import type { MinuteSummary } from './charts';
+
+export interface Report {
+  state: 'down' | 'degraded';
+  by: string;
+  note: string;
+  at: string;
+}
+
+export interface CheckView {
+  id: string;
+  kind: string;
+  intervalMs: number;
+  status: StatusLevel;
+  detail: string;
+  lastResultAt: string | null;
+}
+
+export interface PracticeDetail extends PracticeView {
+  causeChain: string;
+  checks: CheckView[];
+  report: Report | null;
+  availability: { window: '24h' | '7d' | '30d'; availability: number | null }[];
+}
+
+export interface CheckHistory {
+  id: string;
+  minutes: MinuteSummary[];
+}
