@@ -6,6 +6,7 @@ import {
   actionStateInWords,
   actionsInFlight,
   backlogCounts,
+  backupRefreshDue,
   backlogNext,
   backlogTotal,
   BACKLOG_ORDER,
@@ -20,7 +21,7 @@ import {
   type ActionView,
   type TransitionView,
 } from '../../web/practice/backup';
-import { bucketise, bucketLabel, summarise, type MinuteSummary } from '../../web/practice/charts';
+import { bucketise, bucketLabel, summarise, withRecent, type MinuteSummary } from '../../web/practice/charts';
 import { incidentsOf, type IncidentSummary } from '../../web/practice/incidents';
 import { checkName, checkSubject, durationInWords, fleetCounts, percentInWords, sinceInWords, situation } from '../../web/practice/words';
 
@@ -155,6 +156,25 @@ describe('backup mode in words', () => {
   });
 });
 
+describe('when the page reads backup mode again', () => {
+  const t0 = Date.parse('2026-05-01T10:00:00Z');
+  const base = { mode: 'backup' as const, actions: [] as ActionView[], policy: { autoEnterAfterMs: null, suggestLeaveAfterMs: 600_000 }, suggestion: { suggestLeave: false, healthyForMs: 0 } };
+  const upSince = { status: 'up' as const, since: new Date(t0).toISOString() };
+  it('reads at every tick while actions run, and not at all when normal with nothing running', () => {
+    expect(backupRefreshDue({ ...base, actions: [action('pending')] }, upSince, t0, t0)).toBe(true);
+    expect(backupRefreshDue({ ...base, mode: 'normal' }, upSince, t0 + 3_600_000, t0)).toBe(false);
+  });
+  it('reads once the leave suggestion can be due, then waits', () => {
+    expect(backupRefreshDue(base, upSince, t0 + 599_000, t0 + 590_000)).toBe(false);
+    expect(backupRefreshDue(base, upSince, t0 + 600_000, t0 + 590_000)).toBe(true);
+    expect(backupRefreshDue(base, upSince, t0 + 602_000, t0 + 600_000)).toBe(false);
+    expect(backupRefreshDue(base, { ...upSince, status: 'down' }, t0 + 602_000, t0 + 590_000)).toBe(false);
+  });
+  it('reads now and then in backup mode in any case', () => {
+    expect(backupRefreshDue(base, null, t0 + 30_000, t0)).toBe(true);
+  });
+});
+
 describe('the re-entry backlog', () => {
   it('lists urgent referrals first, then prescriptions, then consultations', () => {
     expect(BACKLOG_ORDER.map((b) => b.key)).toEqual(['urgentReferrals', 'prescriptions', 'consultations']);
@@ -209,6 +229,20 @@ describe('chart data', () => {
     const last = buckets.at(-1)!;
     expect(last).toMatchObject({ count: 4, failures: 1, latencyMeanMs: 200, latencyMaxMs: 900, availability: 0.75 });
     expect(summarise(buckets)).toEqual({ results: 4, availability: 0.75, latencyMeanMs: 200, latencyMaxMs: 900 });
+  });
+  it('adds the minutes only the recent raw results know yet, never counting a stored minute twice', () => {
+    const merged = withRecent(
+      [minute('2026-05-01T12:05:00Z', 2, 0, 100, 120)],
+      [
+        { at: '2026-05-01T12:05:30Z', ok: true, latencyMs: 999 },
+        { at: '2026-05-01T12:06:10Z', ok: true, latencyMs: 100 },
+        { at: '2026-05-01T12:06:40Z', ok: false, latencyMs: 300 },
+      ],
+    );
+    expect(merged).toEqual([
+      minute('2026-05-01T12:05:00.000Z'.replace('.000', ''), 2, 0, 100, 120),
+      minute('2026-05-01T12:06:00.000Z', 2, 1, 200, 300),
+    ]);
   });
   it('labels buckets by time of day, or by day over a week', () => {
     expect(bucketLabel(now, '24h')).toMatch(/^\d\d:\d\d$/);

@@ -2,7 +2,7 @@
 // only the fields it uses. Types only.
 import type { PracticeView } from '../../server/live/protocol';
 import type { StatusLevel } from '../../server/status/types';
-import type { MinuteSummary } from './charts';
+import type { MinuteSummary, RecentResult } from './charts';
 
 export interface Report {
   state: 'down' | 'degraded';
@@ -30,4 +30,5 @@ export interface PracticeDetail extends PracticeView {
 export interface CheckHistory {
   id: string;
   minutes: MinuteSummary[];
+  recent: RecentResult[];
 }

@@ -211,3 +211,26 @@ export function showsBacklog(detail: Pick<BackupDetail, 'mode' | 'backlog' | 'tr
   if (detail.mode === 'leaving') return true;
   return detail.mode === 'normal' && detail.transitions.some((t) => t.to === 'leaving' || t.from === 'leaving');
 }
+
+/** How often the page reads the backup detail again while in backup mode with nothing running. */
+export const BACKUP_QUIET_REFRESH_MS = 30_000;
+
+/**
+ * Whether the page should read the backup detail again now: at every tick while actions run;
+ * in backup mode, as soon as the leave suggestion can be due (healthy since + the plan's
+ * `suggestLeaveAfter`, which no live event announces), and otherwise now and then.
+ */
+export function backupRefreshDue(
+  backup: Pick<BackupDetail, 'mode' | 'actions' | 'policy' | 'suggestion'>,
+  practice: Pick<PracticeView, 'status' | 'since'> | null,
+  now: number,
+  lastLoadedAt: number,
+): boolean {
+  if (actionsInFlight(backup)) return true;
+  if (backup.mode !== 'backup') return false;
+  if (now - lastLoadedAt >= BACKUP_QUIET_REFRESH_MS) return true;
+  const after = backup.policy.suggestLeaveAfterMs;
+  if (backup.suggestion.suggestLeave || after === null || practice === null || practice.status !== 'up') return false;
+  const due = Date.parse(practice.since) + after;
+  return now >= due && lastLoadedAt < due;
+}

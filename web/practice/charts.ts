@@ -10,6 +10,42 @@ export interface MinuteSummary {
   latencyMaxMs: number | null;
 }
 
+/** One raw result from the history's `recent` ring (not yet rolled up into a minute). */
+export interface RecentResult {
+  at: string;
+  ok: boolean;
+  latencyMs: number;
+}
+
+/**
+ * The stored minutes plus the minutes only the recent raw results know about yet (the
+ * current minute is rolled up only once it ends), so a fresh outage shows at once.
+ */
+export function withRecent(minutes: readonly MinuteSummary[], recent: readonly RecentResult[]): MinuteSummary[] {
+  const stored = new Set(minutes.map((m) => Math.floor(Date.parse(m.minute) / 60_000)));
+  const extra = new Map<number, { count: number; failures: number; total: number; max: number }>();
+  for (const r of recent) {
+    const at = Date.parse(r.at);
+    if (Number.isNaN(at)) continue;
+    const minute = Math.floor(at / 60_000);
+    if (stored.has(minute)) continue;
+    const m = extra.get(minute) ?? { count: 0, failures: 0, total: 0, max: 0 };
+    m.count += 1;
+    if (!r.ok) m.failures += 1;
+    m.total += r.latencyMs;
+    m.max = Math.max(m.max, r.latencyMs);
+    extra.set(minute, m);
+  }
+  const added = [...extra].map(([minute, m]) => ({
+    minute: new Date(minute * 60_000).toISOString(),
+    count: m.count,
+    failures: m.failures,
+    latencyMeanMs: Math.round(m.total / m.count),
+    latencyMaxMs: m.max,
+  }));
+  return [...minutes, ...added].sort((a, b) => Date.parse(a.minute) - Date.parse(b.minute));
+}
+
 export type Period = '24h' | '7d';
 
 export const PERIODS: Record<Period, { label: string; hours: number; bucketMinutes: number }> = {
