@@ -201,6 +201,8 @@ describe('the practice manager’s view in Chromium', () => {
     expect(await violations(page)).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'practice-390x844.png') });
     await page.screenshot({ path: join(SHOTS, 'practice-390x844-full.png'), fullPage: true });
+    await page.locator('[data-testid="check"]').first().screenshot({ path: join(SHOTS, 'practice-390x844-check.png') });
+    await page.locator('[data-testid="backup"]').screenshot({ path: join(SHOTS, 'practice-390x844-backup.png') });
     await page.setViewportSize(LAPTOP);
   });
 

@@ -33,7 +33,7 @@ export function withRecent(minutes: readonly MinuteSummary[], recent: readonly R
     m.count += 1;
     if (!r.ok) m.failures += 1;
     m.total += r.latencyMs;
-    m.max = Math.max(m.max, r.latencyMs);
+    m.max = Math.max(m.max, Math.round(r.latencyMs));
     extra.set(minute, m);
   }
   const added = [...extra].map(([minute, m]) => ({
@@ -85,7 +85,7 @@ export function bucketise(minutes: readonly MinuteSummary[], period: Period, now
       s.latencyTotal += m.latencyMeanMs * m.count;
       s.latencyCount += m.count;
     }
-    if (m.latencyMaxMs !== null) s.latencyMax = Math.max(s.latencyMax ?? 0, m.latencyMaxMs);
+    if (m.latencyMaxMs !== null) s.latencyMax = Math.max(s.latencyMax ?? 0, Math.round(m.latencyMaxMs));
   }
   return sums.map((s, i) => ({
     start: first + i * size,
