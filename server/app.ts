@@ -27,6 +27,7 @@ import { IncidentTracker, changedSubjects, estateNames, subjectState, type Incid
 import type { IncidentView } from './live/protocol';
 import { incidentRoutes } from './api/incidents';
 import { historyRoutes } from './api/history';
+import { trendRoutes } from './api/trend';
 import { authRoutes } from './api/auth';
 import { oidcRoutes } from './api/oidc';
 import { opsRoutes } from './api/ops';
@@ -48,6 +49,11 @@ import { createMetrics, metricsTokenCheck } from './metrics';
 import { StatusEngine, splitKey, type EngineSnapshot } from './status/engine';
 import type { Store } from './store/types';
 import { Views } from './views';
+import { randomUUID } from 'node:crypto';
+import { BackupService } from './backup/service';
+import { actionSender, configuredNotifySender } from './backup/send';
+import { backupRoutes } from './api/backup';
+import { causeText } from './status/types';
 import { WorkerGateway } from './workers/gateway';
 
 export interface Clock {
@@ -69,6 +75,8 @@ export interface PulseDeps {
   metricsToken?: string;
   /** Reads fleet tokens named in the estate file (env or file); injectable for tests. */
   readSecret?: ReadSecret;
+  /** Wait before retrying a failed backup-mode action, after its n-th attempt (default: exponential, 5 s to 10 min). */
+  backupBackoff?: (attempt: number) => number;
   /** Reloads the estate file without a restart (main.ts provides it). */
   reload?: () => Promise<{ ok: true; practices: number; checks: number } | { ok: false; error: string }>;
   /** Sessions and cross-site rules. */
@@ -88,7 +96,28 @@ export function createPulse(deps: PulseDeps) {
   const startedAt = clock.now();
   const engine = new StatusEngine(estate, startedAt);
   engine.recompute(startedAt);
-  const views = new Views(estate, engine);
+  const backup: BackupService = new BackupService({
+    estate,
+    store: store.backup,
+    now: () => clock.now(),
+    newId: randomUUID,
+    statusOf: (ods) => {
+      const s = engine.status(`practice:${ods}`);
+      return s ? { status: s.status, cause: causeText(s.cause), since: s.since } : null;
+    },
+    send: actionSender({
+      notify: configuredNotifySender(estate.backup.notify, log, () => clock.now()),
+      now: () => clock.now(),
+      onResult: (kind, ok) => metrics.backupAction(kind, ok ? 'ok' : 'failed'),
+    }),
+    onModeChange: (ods) => {
+      const changed = views.refreshModes(ods);
+      if (changed.length > 0) hub.publish({ practices: changed, services: [], counts: views.counts(), incidents: [] });
+    },
+    log,
+    ...(deps.backupBackoff ? { backoff: deps.backupBackoff } : {}),
+  });
+  const views = new Views(estate, engine, (ods) => backup.mode(ods));
   const maintenance = new MaintenanceBook(estate, engine, store.signals);
 
   const fleets = [...estate.practices.values()].flatMap((p) => (p.fleet ? [[p.ods, p.fleet] as const] : []));
@@ -262,6 +291,7 @@ export function createPulse(deps: PulseDeps) {
   async function restore(): Promise<void> {
     const now = clock.now();
     await maintenance.load(now);
+    await backup.load();
     for (const [ods, report] of await store.signals.reports()) if (estate.practices.has(ods)) engine.setReport(ods, report);
     const saved = await store.signals.loadSnapshot();
     if (saved) {
@@ -300,6 +330,7 @@ export function createPulse(deps: PulseDeps) {
     fleet,
     incidents,
     history,
+    backup,
     now: () => clock.now(),
     log,
     poke: () => {
@@ -379,6 +410,8 @@ export function createPulse(deps: PulseDeps) {
   app.route('/', heartbeatRoutes(ctx));
   app.route('/', incidentRoutes(ctx));
   app.route('/', historyRoutes(ctx));
+  app.route('/', backupRoutes(ctx));
+  app.route('/', trendRoutes(ctx));
   app.route(
     '/',
     authRoutes(ctx, {
@@ -521,6 +554,7 @@ export function createPulse(deps: PulseDeps) {
     engine,
     views,
     incidents,
+    backup,
     hub,
     gateway,
     metrics,

@@ -14,6 +14,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 /** The environment variable the demo estate names as every simulated fleet's token. */
 export const DEMO_FLEET_TOKEN_ENV = 'PULSE_DEMO_FLEET_TOKEN';
+export const DEMO_WEBHOOK_SECRET_ENV = 'PULSE_DEMO_WEBHOOK_SECRET';
 const FLEET_INTERVAL = '15s';
 const FLEET_INTERVAL_MS = 15_000;
 
@@ -38,12 +39,14 @@ export async function prepareDemo(opts: { host: string; port: number; dataDir: s
   // only names the variable) and to the simulated agents directly. Never logged.
   const fleetToken = randomBytes(32).toString('base64url');
   process.env[DEMO_FLEET_TOKEN_ENV] = fleetToken;
+  // The simulated phone systems' webhook secret, the same way (Pulse signs with it).
+  process.env[DEMO_WEBHOOK_SECRET_ENV] = sim.continuity.secret;
 
   mkdirSync(opts.dataDir, { recursive: true });
   const file = join(opts.dataDir, 'demo-estate.yaml');
   writeFileSync(
     file,
-    sim.estateYaml({ interval: '5s', timeout: '2s', fleet: { tokenEnv: DEMO_FLEET_TOKEN_ENV, interval: FLEET_INTERVAL } }),
+    sim.estateYaml({ interval: '5s', timeout: '2s', fleet: { tokenEnv: DEMO_FLEET_TOKEN_ENV, interval: FLEET_INTERVAL }, backup: { secretEnv: DEMO_WEBHOOK_SECRET_ENV } }),
   );
   const estate = loadEstateFile(file);
   const fleets = [...estate.practices.values()].filter((p) => p.fleet);
@@ -113,6 +116,6 @@ async function demoAccounts(url: string, accounts: AccountStore, estate: Estate)
     if (old.name === 'Demo wall display' && old.revokedAt === null) await accounts.revokeToken(old.id, Date.now());
   }
   const wall = await accounts.createToken({ kind: 'display', name: 'Demo wall display', icb: null, createdBy: 'demo', now: Date.now() });
-  lines.push('', `  Wall display link (read-only, no sign-in): ${url}/?display=${wall.secret}`, '');
+  lines.push('', `  Wall display link (read-only, no sign-in): ${url}/wall?display=${wall.secret}`, '');
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -27,6 +27,10 @@ export interface StartOptions {
   workerToken?: string;
   tickMs?: number;
   heartbeatMs?: number;
+  /** How often backup mode sends due actions and settles runs. */
+  backupPumpMs?: number;
+  /** Wait before retrying a failed backup-mode action (tests shorten it). */
+  backupBackoff?: (attempt: number) => number;
   /** How often the engine's state is saved for a restart (it is also saved on stop). */
   saveStateMs?: number;
   /**
@@ -69,6 +73,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
         : undefined,
       reload: () => reload(),
       metricsToken: opts.metricsToken,
+      ...(opts.backupBackoff ? { backupBackoff: opts.backupBackoff } : {}),
     });
   let pulse = build(opts.estate);
   await pulse.restore();
@@ -99,6 +104,8 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
     }
     await pulse.saveState();
     await pulse.flushHistory();
+    // One drainer at a time over the outbox: the old one finishes its round first.
+    await pulse.backup.close();
     await next.restore();
     const old = pulse;
     pulse = next;
@@ -118,6 +125,8 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
 
   const tick = setInterval(() => void pulse.tick(), opts.tickMs ?? 250);
   const heartbeat = setInterval(() => pulse.heartbeat(), opts.heartbeatMs ?? 5_000);
+  // Backup mode: send due actions, settle finished runs, apply automatic-entry policies.
+  const backupPump = setInterval(() => void pulse.backup.pump(), opts.backupPumpMs ?? 1_000);
   const save = setInterval(() => {
     pulse.saveState().catch((err: unknown) => opts.log('error', 'could not save the engine state', { error: String(err) }));
   }, opts.saveStateMs ?? 30_000);
@@ -152,6 +161,8 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
       (stopping ??= (async () => {
         clearInterval(tick);
         clearInterval(heartbeat);
+        clearInterval(backupPump);
+        await pulse.backup.close();
         clearInterval(save);
         await workers.stop();
         pulse.close('server shutting down');

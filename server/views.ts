@@ -5,7 +5,7 @@ import type { Estate } from './config/estate';
 import type { StatusChange, StatusEngine } from './status/engine';
 import { splitKey } from './status/engine';
 import type { Counts, PracticeView, ServiceView } from './live/protocol';
-import { STATUS_LEVELS, causeText, type StatusLevel } from './status/types';
+import { STATUS_LEVELS, causeText, type Mode, type StatusLevel } from './status/types';
 
 export function emptyCounts(): Record<StatusLevel, number> {
   return Object.fromEntries(STATUS_LEVELS.map((s) => [s, 0])) as Record<StatusLevel, number>;
@@ -28,6 +28,8 @@ export class Views {
   constructor(
     private readonly estate: Estate,
     private readonly engine: StatusEngine,
+    /** Each practice's backup mode (the backup service); normal when not given. */
+    private readonly modeOf: (ods: string) => Mode = () => 'normal',
   ) {
     this.rebuild();
   }
@@ -52,6 +54,21 @@ export class Views {
     return { practices, services: changes.length > 0 ? this.refreshServices() : [] };
   }
 
+  /** Re-reads the mode of these practices; returns the views that changed, for the live feed. */
+  refreshModes(odsList: Iterable<string>): PracticeView[] {
+    const changed: PracticeView[] = [];
+    for (const ods of odsList) {
+      const prev = this.practices.get(ods);
+      if (!prev) continue;
+      const mode = this.modeOf(ods);
+      if (prev.mode === mode) continue;
+      const view = { ...prev, mode };
+      this.practices.set(ods, view);
+      changed.push(view);
+    }
+    return changed;
+  }
+
   counts(): Counts {
     return practiceCounts(this.practices.values());
   }
@@ -73,7 +90,7 @@ export class Views {
       system: p.system,
       status: s.status,
       cause: causeText(s.cause),
-      mode: 'normal',
+      mode: this.modeOf(ods),
       since: new Date(s.since).toISOString(),
     };
   }

@@ -13,6 +13,7 @@ import type { MaintenanceBook } from '../maintenance';
 import type { StatusEngine } from '../status/engine';
 import type { Store } from '../store/types';
 import type { Views } from '../views';
+import type { BackupService } from '../backup/service';
 
 export interface ApiContext {
   estate: Estate;
@@ -23,6 +24,7 @@ export interface ApiContext {
   fleet: FleetTracker | null;
   incidents: IncidentTracker;
   history: HistoryRecorder;
+  backup: BackupService;
   now: () => number;
   log: Logger;
   /** Asks for a recompute soon (after a person changed something). */

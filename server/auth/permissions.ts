@@ -19,6 +19,10 @@ export const PERMISSIONS = [
   'practice.read',
   /** Report "we're down" / "we're back" for one practice: its managers, or ops of its ICB. */
   'practice.report',
+  /** Switch one practice into or out of backup mode, tick its checklist, readiness and backlog: its managers, or ops of its ICB. */
+  'backup.switch',
+  /** Switch every practice of an incident at once, and keep the ICB's cost log: ops (only practices in their scope switch). */
+  'backup.bulk',
   /** Add notes and references to an incident: ops, or a manager of a practice in it. */
   'incident.annotate',
   /** Plan and cancel maintenance windows: ops. */
@@ -80,11 +84,13 @@ export function decide(
       // No practice named (e.g. a service's check): as `read`.
       return target.ods === undefined || sees(target.ods) ? 'allow' : 'forbidden';
     case 'practice.report':
+    case 'backup.switch':
       return (role === 'ops' || role === 'manager') && target.ods !== undefined && sees(target.ods) ? 'allow' : 'forbidden';
     case 'incident.annotate':
       if (role === 'ops') return (target.practices ?? []).length === 0 || (target.practices ?? []).some(sees) ? 'allow' : 'forbidden';
       return role === 'manager' && (target.practices ?? []).some(sees) ? 'allow' : 'forbidden';
     case 'maintenance.write':
+    case 'backup.bulk':
     case 'tokens.manage':
     case 'audit.read':
     case 'config.reload':

@@ -12,6 +12,7 @@ import type { PatientTemplates } from '../patients/page';
 import { FLEET_CHECK_KIND, fleetCheckId } from '../fleet/toResult';
 import type { CheckAssignment } from '../../probes/types';
 import { parseDuration } from './duration';
+import { planFor, resolvePlan, type BackupConfig } from '../backup/config';
 import { estateFileSchema, type EstateFile } from './schema';
 
 export type Impact = 'critical' | 'degrading';
@@ -45,6 +46,8 @@ export interface Practice {
   checks: string[];
   /** Workstation heartbeats, when configured: its check is `<ODS>-fleet`. */
   fleet: FleetConfig | null;
+  /** The id of its continuity plan in `estate.backup.plans`; null: no plan (switching still records). */
+  backupPlan: string | null;
 }
 
 export interface Estate {
@@ -63,6 +66,7 @@ export interface Estate {
   retention: Retention;
   auth: { oidc: OidcConfig | null; sessionTtlMs: number };
   patients: { nhs111Service: string; templates: PatientTemplates };
+  backup: BackupConfig;
 }
 
 export interface MaintenanceWindow {
@@ -267,7 +271,37 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
       dependsOn: [{ service: p.system, impact: 'critical' }, ...explicit],
       checks: own,
       fleet: p.fleet ?? null,
+      backupPlan: null,
     });
+  });
+
+  const plans = new Map<string, BackupConfig['plans'] extends Map<string, infer P> ? P : never>();
+  data.backup.plans.forEach((plan, i) => {
+    if (plans.has(plan.id)) fail(['backup', 'plans', i, 'id'], `duplicate plan id "${plan.id}"`);
+    const ids = (items: { id: string }[], field: string) => {
+      const seen = new Set<string>();
+      items.forEach((item, j) => {
+        if (seen.has(item.id)) fail(['backup', 'plans', i, field, j, 'id'], `duplicate ${field} item "${item.id}" in plan "${plan.id}"`);
+        seen.add(item.id);
+      });
+    };
+    ids(plan.checklist, 'checklist');
+    ids(plan.readiness, 'readiness');
+    const names = new Set<string>();
+    plan.actions.forEach((a, j) => {
+      if (names.has(a.name)) fail(['backup', 'plans', i, 'actions', j, 'name'], `duplicate action name "${a.name}" in plan "${plan.id}"`);
+      names.add(a.name);
+    });
+    plans.set(plan.id, resolvePlan(plan));
+  });
+  const defaults = data.backup.plans.flatMap((p, i) => (p.default ? [i] : []));
+  if (defaults.length > 1) fail(['backup', 'plans', defaults[1]!, 'default'], `only one plan may be the default (plan "${data.backup.plans[defaults[0]!]!.id}" is already)`);
+  data.practices.forEach((p, i) => {
+    const practice = practices.get(p.ods)!;
+    if (p.backupPlan && !plans.has(p.backupPlan)) {
+      fail(['practices', i, 'backupPlan'], `unknown backup plan "${p.backupPlan}" (known: ${[...plans.keys()].join(', ') || 'none: add backup.plans'})`);
+    }
+    practice.backupPlan = planFor({ backupPlan: p.backupPlan ?? null, pcn: practice.pcn, icb: practice.icb, system: practice.system }, data.backup);
   });
 
   const maintenance = data.maintenance.map((m, i): MaintenanceWindow => {
@@ -292,6 +326,12 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
     retention: resolveRetention(data.retention),
     auth: { oidc: data.auth.oidc ?? null, sessionTtlMs: parseDuration(data.auth.session)! },
     patients: data.patients,
+    backup: {
+      notify: data.backup.notify,
+      maxAttempts: data.backup.maxAttempts,
+      publicUrl: data.backup.publicUrl ?? null,
+      plans,
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { fleetSchema } from '../fleet/config';
 import { retentionSchema } from '../history/retention';
 import { oidcSchema } from '../auth/oidc-config';
 import { patientTemplatesSchema } from '../patients/page';
+import { backupSchema } from '../backup/config';
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, {
   message: 'expected a duration such as 500ms, 30s, 2m or 1h',
@@ -95,6 +96,8 @@ export const practiceSchema = z
     checks: z.array(checkSchema()).default([]),
     /** Workstation heartbeats: the share of silent agents becomes the check `<ODS>-fleet`. */
     fleet: fleetSchema.optional(),
+    /** The continuity plan (an id from backup.plans); absent: chosen by the plans' appliesTo or default. */
+    backupPlan: slug.optional(),
   })
   .strict();
 
@@ -137,6 +140,8 @@ export const estateFileSchema = z
       .object({ oidc: oidcSchema.optional(), session: duration.default('12h') })
       .strict()
       .default({ session: '12h' }),
+    /** Backup mode: continuity plans (actions, checklist, readiness, policies) and the notification sender. */
+    backup: backupSchema.prefault({}),
     services: z.array(serviceSchema).min(1, 'expected at least one service'),
     practices: z.array(practiceSchema).default([]),
   })

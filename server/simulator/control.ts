@@ -58,6 +58,10 @@ export function createControlApp(sim: Simulator): Hono {
 
   app.get('/faults', (c) => c.json(sim.faults()));
 
+  // The practices' phone systems and websites, as Pulse's backup-mode webhooks reach them.
+  app.post('/continuity/:action', (c) => sim.continuity.handle(c));
+  app.get('/continuity', (c) => c.json(sim.continuity.deliveries()));
+
   app.post('/faults', async (c) => {
     const body = await jsonBody(c);
     if (body === undefined) return problem(c, 400, 'BAD_REQUEST', 'body: expected a JSON object', 'body');

@@ -44,6 +44,7 @@ export function renderEstateYaml(
 
   const estate = {
     defaults: { interval, timeout },
+    ...(opts.backup ? { backup: backupSection(opts.backup, opts.continuityUrl ?? 'http://127.0.0.1:1/continuity') } : {}),
     services: catalogue.map((spec) => {
       const live = byId.get(spec.id);
       if (!live) throw new SimulatorError('BAD_OPTIONS', `service ${spec.id} is not running`);
@@ -87,6 +88,48 @@ export function renderEstateYaml(
     },
   });
   return doc.toString({ lineWidth: 0 });
+}
+
+/** Ofcom's drama numbers: never a real person's phone. */
+const DEMO_SMS = ['07700 900123'];
+const DEMO_TEMPLATE = 'f33517ff-2a88-4f6e-b855-c550268ce08a';
+
+/** One default continuity plan for every simulated practice, as a demo ICB might write it. */
+function backupSection(opts: NonNullable<EstateYamlOptions['backup']>, continuityUrl: string): Record<string, unknown> {
+  if (!ENV_NAME.test(opts.secretEnv)) {
+    throw new SimulatorError('BAD_OPTIONS', `backup.secretEnv: expected an environment variable name, got "${opts.secretEnv}"`, 'backup.secretEnv');
+  }
+  return {
+    notify: { sender: 'log' },
+    plans: [
+      {
+        id: 'standard',
+        default: true,
+        suggestLeaveAfter: duration('backup.suggestLeaveAfter', opts.suggestLeaveAfter ?? '10m'),
+        ...(opts.autoEnterAfter ? { autoEnterAfter: duration('backup.autoEnterAfter', opts.autoEnterAfter) } : {}),
+        actions: [
+          { kind: 'webhook', name: 'Phone message', on: 'both', url: `${continuityUrl}/phone-message`, secret: { env: opts.secretEnv }, timeout: '5s' },
+          { kind: 'webhook', name: 'Pause online booking', on: 'both', url: `${continuityUrl}/online-booking`, secret: { env: opts.secretEnv }, timeout: '5s' },
+          { kind: 'notify', name: 'Text the practice manager', on: 'both', channel: 'sms', to: DEMO_SMS, template: DEMO_TEMPLATE },
+        ],
+        checklist: [
+          { id: 'paper-templates', text: 'Get out the paper consultation and prescription templates', on: 'enter' },
+          { id: 'appointment-lists', text: "Print (or fetch from the continuity folder) today's appointment lists", on: 'enter' },
+          { id: 'read-only-records', text: 'Open read-only record access (Summary Care Record / GP Connect Access Record)', on: 'enter' },
+          { id: 'tell-staff', text: 'Tell reception and clinicians the practice is on its continuity plan', on: 'enter' },
+          { id: 'system-checked', text: 'Check the clinical system works on two workstations before going back', on: 'leave' },
+          { id: 'urgent-first', text: 'Enter urgent referrals first, then prescriptions, then consultations', on: 'leave' },
+          { id: 'resume-booking', text: 'Check online booking and the phone message are back to normal', on: 'leave' },
+        ],
+        readiness: [
+          { id: 'plan-tested', text: 'Business continuity plan tested in the last 12 months' },
+          { id: 'contacts-printed', text: 'Contact list printed and in the continuity folder' },
+          { id: 'read-only-access', text: 'Staff registered for read-only record access (SCR / GP Connect)' },
+          { id: 'paper-stock', text: 'Paper templates and prescription pads stocked' },
+        ],
+      },
+    ],
+  };
 }
 
 /** A fresh block each call, so the YAML writer never emits anchors and aliases. */

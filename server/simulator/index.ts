@@ -3,6 +3,7 @@
 // named scenario, plus an estate file pointing Pulse at them. For the demo launcher,
 // end-to-end tests and benchmarks only: production code must never import it, and it
 // must never bind anything but 127.0.0.1.
+import { ContinuityReceiver } from './continuity';
 import { z } from 'zod';
 import { AgentRunner, parseAgentsOptions, planFleet } from './agents';
 import { createControlApp, MAX_SCENARIO_MS, serveControl, type ControlServer } from './control';
@@ -183,13 +184,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     services,
     practices,
     controlUrl: '',
+    continuity: new ContinuityReceiver(),
 
     estateYaml: (yamlOpts = {}) => {
       const { fleet } = yamlOpts;
       const plan = fleet
         ? planFleet(specs, options.seed, { agentsPerPractice: fleet.agentsPerPractice, practices: fleet.practices })
         : new Map<string, number>();
-      return renderEstateYaml(serviceCatalogue, services, practices, yamlOpts, plan);
+      return renderEstateYaml(serviceCatalogue, services, practices, { ...yamlOpts, continuityUrl: `${sim.controlUrl}/continuity` }, plan);
     },
 
     fail(target, mode, failOpts = {}) {

@@ -82,6 +82,14 @@ export interface EstateYamlOptions {
    * the same way), so `expectedAgents` matches the agents that really beat.
    */
   fleet?: EstateFleetOptions;
+  /**
+   * Adds a `backup:` section: a default continuity plan whose webhooks go to the simulator's
+   * continuity receiver (signed with the secret Pulse reads from `secretEnv`), a log-sent SMS,
+   * a checklist and readiness items. Pulse must find the receiver's secret in `secretEnv`.
+   */
+  backup?: { secretEnv: string; suggestLeaveAfter?: string; autoEnterAfter?: string };
+  /** Set by the simulator: where its continuity receiver listens. */
+  continuityUrl?: string;
 }
 
 export interface EstateFleetOptions {
@@ -141,6 +149,8 @@ export interface Simulator {
   services: SimService[];
   practices: SimPractice[];
   controlUrl: string;
+  /** The simulated phone systems and websites that backup-mode webhooks reach. */
+  continuity: import('./continuity').ContinuityReceiver;
   estateYaml(opts?: EstateYamlOptions): string;
   /**
    * Fails a target (`service:emis-web`, `practice:A81001`). Takes effect at once for

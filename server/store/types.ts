@@ -1,6 +1,7 @@
 // The Store contract: what the rest of Pulse may ask of persistence. Asynchronous from day
 // one (PostgreSQL drops in behind it later). It records and reads; it never decides.
 import type { AccountStore } from '../auth/types';
+import type { BackupStore } from '../backup/store';
 import type { MaintenanceWindow } from '../config/estate';
 import type { HistoryStore } from '../history/store';
 import type { IncidentStore } from '../incidents/store';
@@ -38,10 +39,17 @@ export interface Store {
   readonly incidents: IncidentStore;
   readonly history: HistoryStore;
   readonly accounts: AccountStore;
+  /** Backup mode: states, transitions, the action outbox, checklists, readiness, backlog, costs. */
+  readonly backup: BackupStore;
   /** Appends transitions in one transaction: all are written or none. */
   recordTransitions(transitions: StatusTransition[]): Promise<void>;
   /** The latest transitions of one subject, newest first. */
   transitionsOf(subject: SubjectKey, limit: number): Promise<StoredTransition[]>;
+  /**
+   * Every transition of subjects of one type at or after `since`, oldest first, preceded by
+   * each such subject's latest transition before `since` (its status then). For trends.
+   */
+  transitionsSince(type: 'practice' | 'service', since: number): Promise<StoredTransition[]>;
   /** Fails when the store cannot be used (for /readyz); cheap. */
   ping(): Promise<void>;
   /** Number of transitions stored (for health and tests). */

@@ -9,6 +9,8 @@ import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse, type StartOptions } from '../../server/main';
 import { startSimulator, type Simulator } from '../../server/simulator';
 
+export const STACK_WEBHOOK_SECRET_ENV = 'PULSE_TEST_WEBHOOK_SECRET';
+
 export interface Stack {
   sim: Simulator;
   pulse: RunningPulse;
@@ -30,7 +32,13 @@ export async function startStack(opts: {
   const sim = await startSimulator({ seed: opts.seed });
   const dir = mkdtempSync(join(tmpdir(), 'pulse-test-'));
   const file = join(dir, 'estate.yaml');
-  const yaml = sim.estateYaml({ interval: opts.interval ?? '500ms', timeout: opts.timeout ?? '400ms' });
+  // Backup-mode webhooks go to the simulator's continuity receiver, signed with its secret.
+  process.env[STACK_WEBHOOK_SECRET_ENV] = sim.continuity.secret;
+  const yaml = sim.estateYaml({
+    interval: opts.interval ?? '500ms',
+    timeout: opts.timeout ?? '400ms',
+    backup: { secretEnv: STACK_WEBHOOK_SECRET_ENV, suggestLeaveAfter: '2s' },
+  });
   writeFileSync(file, opts.editEstate ? opts.editEstate(yaml) : yaml);
   const options: StartOptions = {
     estate: loadEstateFile(file),
@@ -41,6 +49,8 @@ export async function startStack(opts: {
     localWorkers: opts.localWorkers ?? 1,
     tickMs: 100,
     heartbeatMs: 1_000,
+    backupPumpMs: 100,
+    backupBackoff: () => 100,
   };
   const pulse = await startPulse(options);
   return {

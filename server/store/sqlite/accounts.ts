@@ -436,6 +436,14 @@ export class SqliteAccountStore implements AccountStore {
     return this.appendTx(input);
   }
 
+  /**
+   * Appends now, synchronously, for another part of the store that writes its own rows and
+   * the audit entry in one transaction (inside a transaction this becomes a savepoint).
+   */
+  appendAuditNow(input: AuditInput): AuditEntry {
+    return this.appendTx(input);
+  }
+
   async auditEntries(limit: number, offset: number): Promise<AuditEntry[]> {
     const rows = this.db
       .prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT ? OFFSET ?')

@@ -7,6 +7,7 @@ import type { StatusTransition, Store, StoredTransition } from '../types';
 import { migrate, openDatabase, type Db, type Migration } from './db';
 import { ACCOUNT_MIGRATIONS, SqliteAccountStore } from './accounts';
 import { SqliteHistoryStore } from './history';
+import { SqliteBackupStore } from './backup';
 import { SqliteIncidentStore } from './incidents';
 import { SIGNAL_MIGRATIONS, SqliteSignalStore } from './signals';
 
@@ -40,6 +41,7 @@ export class SqliteStore implements Store {
   readonly incidents: SqliteIncidentStore;
   readonly history: SqliteHistoryStore;
   readonly accounts: SqliteAccountStore;
+  readonly backup: SqliteBackupStore;
   private readonly insertMany: (rows: StatusTransition[]) => void;
 
   constructor(dataDir: string) {
@@ -49,6 +51,7 @@ export class SqliteStore implements Store {
     this.incidents = new SqliteIncidentStore(this.db);
     this.history = new SqliteHistoryStore(this.db);
     this.accounts = new SqliteAccountStore(this.db);
+    this.backup = new SqliteBackupStore(this.db, this.accounts);
     const insert = this.db.prepare<[string, string, string, string | null, number]>(
       'INSERT INTO status_events (subject, from_status, to_status, cause, at) VALUES (?, ?, ?, ?, ?)',
     );
@@ -80,6 +83,18 @@ export class SqliteStore implements Store {
     const rows = this.db
       .prepare('SELECT * FROM status_events WHERE subject = ? ORDER BY at DESC, id DESC LIMIT ?')
       .all(subject, limit) as EventRow[];
+    return rows.map(toTransition);
+  }
+
+  async transitionsSince(type: 'practice' | 'service', since: number): Promise<StoredTransition[]> {
+    // `subject >= 'practice:' AND subject < 'practice;'` is the prefix, as a range the index serves.
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM status_events WHERE subject >= @lo AND subject < @hi AND (at >= @since OR id IN
+           (SELECT max(id) FROM status_events WHERE subject >= @lo AND subject < @hi AND at < @since GROUP BY subject))
+         ORDER BY at, id`,
+      )
+      .all({ lo: `${type}:`, hi: `${type};`, since }) as EventRow[];
     return rows.map(toTransition);
   }
 

@@ -146,6 +146,14 @@ export class SqliteOutbox implements OutboxStore {
     });
   }
 
+  /**
+   * Queues the items now, synchronously, for a caller that writes them inside its own
+   * transaction (the switch that decided them); returns how many were new.
+   */
+  enqueueNow(items: OutboxEnqueue[], at: number): number {
+    return this.insertMany(items, at);
+  }
+
   /** Queues the items in one transaction, due at once; returns how many were new (duplicates are ignored). */
   async enqueue(items: OutboxEnqueue[], at: number = Date.now()): Promise<number> {
     return this.insertMany(items, at);

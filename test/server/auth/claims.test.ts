@@ -8,7 +8,7 @@ import type { OidcMapping } from '../../../server/auth/oidc-config';
 import type { Estate, Practice } from '../../../server/config/estate';
 
 const practice = (ods: string, icb: string | null): Practice => ({
-  ods, name: ods, pcn: 'pcn', icb, system: 'emis-web', dependsOn: [], checks: [], fleet: null,
+  ods, name: ods, pcn: 'pcn', icb, system: 'emis-web', dependsOn: [], checks: [], fleet: null, backupPlan: null,
 });
 const estate: Pick<Estate, 'practices'> = {
   practices: new Map(

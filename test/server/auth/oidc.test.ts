@@ -27,7 +27,7 @@ const cis2User = {
 };
 
 const practice = (ods: string, icb: string): Practice => ({
-  ods, name: ods, pcn: 'pcn', icb, system: 'emis-web', dependsOn: [], checks: [], fleet: null,
+  ods, name: ods, pcn: 'pcn', icb, system: 'emis-web', dependsOn: [], checks: [], fleet: null, backupPlan: null,
 });
 const estate: Pick<Estate, 'practices'> = {
   practices: new Map([practice('A81001', 'QHM'), practice('A81002', 'QHM')].map((p) => [p.ods, p])),

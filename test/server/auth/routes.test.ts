@@ -96,7 +96,7 @@ const everyoneSignedIn: Caller[] = ['display', 'viewer', 'manager', 'ops-icb', '
 const people: Caller[] = ['viewer', 'manager', 'ops-icb', 'ops-national'];
 const ops: Caller[] = ['ops-icb', 'ops-national'];
 const future = (h: number) => new Date(Date.now() + h * 3_600_000).toISOString();
-const TABLE: { route: string; path: () => string; body?: unknown; allowed: Caller[] }[] = [
+const TABLE: { route: string; path: () => string; body?: unknown; method?: string; allowed: Caller[] }[] = [
   { route: 'GET /healthz', path: () => '/healthz', allowed: CALLERS },
   { route: 'GET /metrics', path: () => '/metrics', allowed: CALLERS },
   { route: 'GET /api/practices', path: () => '/api/practices', allowed: everyoneSignedIn },
@@ -109,7 +109,22 @@ const TABLE: { route: string; path: () => string; body?: unknown; allowed: Calle
   { route: 'GET /api/checks', path: () => '/api/checks', allowed: everyoneSignedIn },
   { route: 'GET /api/checks/:id/history (own practice)', path: () => '/api/checks/gw1/history', allowed: everyoneSignedIn },
   { route: 'GET /api/checks/:id/history (other ICB)', path: () => '/api/checks/gw3/history', allowed: ['ops-national'] },
+  { route: 'GET /api/trend', path: () => '/api/trend?window=24h', allowed: everyoneSignedIn },
   { route: 'GET /api/maintenance', path: () => '/api/maintenance', allowed: everyoneSignedIn },
+  { route: 'GET /api/backup', path: () => '/api/backup', allowed: everyoneSignedIn },
+  { route: 'GET /api/practices/:ods/backup (own)', path: () => '/api/practices/A00001/backup', allowed: everyoneSignedIn },
+  { route: 'GET /api/practices/:ods/backup (other ICB)', path: () => '/api/practices/B00003/backup', allowed: ['ops-national'] },
+  { route: 'POST /api/practices/:ods/backup/enter (own)', path: () => '/api/practices/A00001/backup/enter', body: { reasonCode: 'planned', reason: 'drill' }, allowed: ['manager', 'ops-icb', 'ops-national'] },
+  { route: 'POST /api/practices/:ods/backup/enter (not theirs)', path: () => '/api/practices/A00002/backup/enter', body: { reasonCode: 'planned', reason: 'drill' }, allowed: ['ops-icb', 'ops-national'] },
+  { route: 'POST /api/practices/:ods/backup/leave (own)', path: () => '/api/practices/A00001/backup/leave', body: { reasonCode: 'planned', reason: 'drill' }, allowed: ['manager', 'ops-icb', 'ops-national'] },
+  { route: 'POST /api/practices/:ods/backup/leave (other ICB)', path: () => '/api/practices/B00003/backup/leave', body: { reasonCode: 'planned', reason: 'drill' }, allowed: ['ops-national'] },
+  { route: 'POST /api/practices/:ods/backup/checklist/:itemId (own)', path: () => '/api/practices/A00001/backup/checklist/paper', body: { done: true }, allowed: ['manager', 'ops-icb', 'ops-national'] },
+  { route: 'POST /api/practices/:ods/backup/readiness/:itemId (not theirs)', path: () => '/api/practices/A00002/backup/readiness/plan-tested', body: { done: true }, allowed: ['ops-icb', 'ops-national'] },
+  { route: 'PUT /api/practices/:ods/backup/backlog (own)', path: () => '/api/practices/A00001/backup/backlog', method: 'PUT', body: { urgentReferrals: 1, prescriptions: 2, consultations: 3 }, allowed: ['manager', 'ops-icb', 'ops-national'] },
+  { route: 'POST /api/practices/:ods/backup/costs (own ICB)', path: () => '/api/practices/A00001/backup/costs', body: { description: 'locum', amountPence: 100 }, allowed: ops },
+  { route: 'POST /api/practices/:ods/backup/costs (other ICB)', path: () => '/api/practices/B00003/backup/costs', body: { description: 'locum', amountPence: 100 }, allowed: ['ops-national'] },
+  { route: 'GET /api/backup/bulk', path: () => `/api/backup/bulk?action=enter&incidentId=${incidentId}`, allowed: ops },
+  { route: 'POST /api/backup/bulk', path: () => '/api/backup/bulk', body: { action: 'enter', incidentId, reasonCode: 'planned', reason: 'drill', expectedCount: 99 }, allowed: ops },
   {
     route: 'POST /api/maintenance',
     path: () => '/api/maintenance',
@@ -140,7 +155,7 @@ describe('every route against every caller', () => {
     it(`${row.route}`, async () => {
       for (const caller of CALLERS) {
         const res = await pulse.app.request(row.path(), {
-          method: row.body === undefined ? 'GET' : 'POST',
+          method: row.method ?? (row.body === undefined ? 'GET' : 'POST'),
           headers: { 'content-type': 'application/json', ...headers[caller] },
           body: row.body === undefined ? undefined : JSON.stringify(row.body),
         });

@@ -1,0 +1,429 @@
+// Backup mode, running: takes a person's (or a policy's) decision through the state machine,
+// writes it whole — transitions, new states, the run's outbox actions and the audit entry, in
+// one transaction — and only then lets the outbox drainer send anything. `pump()` drains the
+// outbox, settles runs whose actions have all finished, and applies automatic-entry policies;
+// main.ts calls it on a timer, tests call it directly with an injected clock.
+//
+// A restart loses nothing and repeats nothing: `load()` reads each practice's state, the
+// outbox still holds every unsent action with its idempotency key, and a run whose actions
+// all finished before the crash is settled on the first pump.
+import type { AuditInput } from '../auth/types';
+import type { Estate } from '../config/estate';
+import type { Logger } from '../log';
+import type { OutboxEnqueue, OutboxItem } from '../store/sqlite/outbox';
+import type { StatusLevel } from '../status/types';
+import type { BackupPlan, Direction } from './config';
+import { next, SYSTEM_ACTOR, type BackupErrorCode } from './machine';
+import { OutboxDrainer, type SendResult } from './outbox';
+import { autoEnterDue, leaveSuggestion } from './policy';
+import type { Backlog, BackupStore, CostEntry, SwitchBatch } from './store';
+import type { BackupReasonCode, BackupState, BackupTransition, PracticeBackup } from './types';
+import { initialPracticeBackup } from './types';
+
+export interface PracticeNow {
+  status: StatusLevel;
+  cause: string | null;
+  /** Epoch ms the status began. */
+  since: number;
+}
+
+export interface BackupServiceDeps {
+  estate: Estate;
+  store: BackupStore;
+  now: () => number;
+  newId: () => string;
+  /** The practice's status now (evidence for decisions, input to the policies). */
+  statusOf: (ods: string) => PracticeNow | null;
+  /** Sends one outbox action (webhook or notification); never throws. */
+  send: (item: OutboxItem) => Promise<SendResult>;
+  /** Practices whose mode changed (for the live feed and the metrics). */
+  onModeChange: (ods: string[]) => void;
+  log: Logger;
+  backoff?: (attempt: number) => number;
+}
+
+export interface SwitchRequest {
+  by: string;
+  reasonCode: BackupReasonCode;
+  reason: string;
+  automatic?: boolean;
+  incidentId?: number | null;
+}
+
+export interface SwitchResult {
+  bulkId: string | null;
+  action: Direction;
+  switched: string[];
+  skipped: { ods: string; code: BackupErrorCode | 'UNKNOWN_PRACTICE'; message: string }[];
+}
+
+/** Webhook action payload, decided when the switch is written; nothing is looked up at send time. */
+export interface WebhookPayload {
+  direction: Direction;
+  url: string;
+  secret: { env: string } | { file: string };
+  timeoutMs: number;
+  body: Record<string, unknown>;
+}
+
+export interface NotifyPayload {
+  direction: Direction;
+  channel: 'email' | 'sms';
+  to: string;
+  templateId: string;
+  personalisation: Record<string, string>;
+}
+
+export const ACTION_STATES = ['pending', 'retrying', 'done', 'failed'] as const;
+
+export class BackupService {
+  private readonly practices = new Map<string, PracticeBackup>();
+  private readonly drainer: OutboxDrainer;
+  /** Decisions are taken one at a time, so two people switching at once cannot interleave. */
+  private lock: Promise<unknown> = Promise.resolve();
+  private pumping: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(private readonly deps: BackupServiceDeps) {
+    this.drainer = new OutboxDrainer({
+      outbox: deps.store.outbox,
+      send: deps.send,
+      now: deps.now,
+      maxAttempts: deps.estate.backup.maxAttempts,
+      ...(deps.backoff ? { backoff: deps.backoff } : {}),
+      concurrency: 8,
+      batchSize: 200,
+    });
+  }
+
+  /** Reads every practice's backup state from the store (at start and after a reload). */
+  async load(): Promise<void> {
+    this.practices.clear();
+    for (const p of await this.deps.store.states()) if (this.deps.estate.practices.has(p.ods)) this.practices.set(p.ods, p);
+  }
+
+  get(ods: string): PracticeBackup {
+    return this.practices.get(ods) ?? initialPracticeBackup(ods, 0);
+  }
+
+  mode(ods: string): BackupState {
+    return this.practices.get(ods)?.state ?? 'normal';
+  }
+
+  /** Practices not in `normal`. */
+  active(): PracticeBackup[] {
+    return [...this.practices.values()].filter((p) => p.state !== 'normal');
+  }
+
+  planOf(ods: string): BackupPlan | null {
+    const id = this.deps.estate.practices.get(ods)?.backupPlan;
+    return id ? (this.deps.estate.backup.plans.get(id) ?? null) : null;
+  }
+
+  enter(ods: string[], request: SwitchRequest, opts: { bulk?: boolean } = {}): Promise<SwitchResult> {
+    return this.serial(() => this.switchNow('enter', ods, request, opts.bulk ?? false));
+  }
+
+  leave(ods: string[], request: SwitchRequest, opts: { bulk?: boolean } = {}): Promise<SwitchResult> {
+    return this.serial(() => this.switchNow('leave', ods, request, opts.bulk ?? false));
+  }
+
+  /** What a switch would do now, without doing it: for the confirmation that says how many. */
+  preview(direction: Direction, ods: string[]): { switch: string[]; skipped: { ods: string; reason: string }[] } {
+    const out = { switch: [] as string[], skipped: [] as { ods: string; reason: string }[] };
+    for (const code of ods) {
+      const state = this.mode(code);
+      const ok = direction === 'enter' ? state === 'normal' : state === 'backup';
+      if (ok) out.switch.push(code);
+      else out.skipped.push({ ods: code, reason: `${state === 'normal' ? 'not in' : state === 'backup' ? 'already in' : state} backup mode` });
+    }
+    return out;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async switchNow(direction: Direction, odsList: string[], request: SwitchRequest, bulk: boolean): Promise<SwitchResult> {
+    const at = this.deps.now();
+    const bulkId = bulk ? this.deps.newId() : null;
+    const steps: SwitchBatch['steps'] = [];
+    const outbox: OutboxEnqueue[] = [];
+    const skipped: SwitchResult['skipped'] = [];
+    const automatic = request.automatic ?? false;
+    for (const ods of [...new Set(odsList)]) {
+      const practice = this.deps.estate.practices.get(ods);
+      if (!practice) {
+        skipped.push({ ods, code: 'UNKNOWN_PRACTICE', message: `no practice ${ods} in the estate` });
+        continue;
+      }
+      const now = this.deps.statusOf(ods);
+      const evidence = { status: now?.status ?? 'unknown', cause: now?.cause ?? null };
+      const current = this.practices.get(ods) ?? initialPracticeBackup(ods, 0);
+      const step =
+        direction === 'enter'
+          ? next(current, { type: 'enter', by: request.by, automatic, reasonCode: request.reasonCode, reason: request.reason, evidence, at, bulkId }, { newId: this.deps.newId })
+          : next(current, { type: 'leave', by: request.by, reasonCode: request.reasonCode, reason: request.reason, evidence, at, bulkId }, { newId: this.deps.newId });
+      if (!step.ok) {
+        skipped.push({ ods, code: step.error.code, message: step.error.message });
+        continue;
+      }
+      steps.push(step);
+      outbox.push(...this.actionsFor(direction, practice, step.transition, request.incidentId ?? null));
+    }
+    if (steps.length === 0) return { bulkId, action: direction, switched: [], skipped };
+    const switched = steps.map((s) => s.state.ods);
+    const audit: AuditInput = {
+      at,
+      actor: automatic ? SYSTEM_ACTOR : request.by,
+      action: `backup.${direction}${bulk ? '.bulk' : ''}`,
+      subject: switched.length === 1 ? `practice:${switched[0]}` : `practices:${switched.length}`,
+      detail: {
+        practices: switched,
+        reasonCode: request.reasonCode,
+        reason: request.reason.trim(),
+        automatic,
+        bulkId,
+        incidentId: request.incidentId ?? null,
+        runs: Object.fromEntries(steps.map((s) => [s.state.ods, s.transition.runId])),
+        evidence: Object.fromEntries(steps.map((s) => [s.state.ods, s.transition.evidence])),
+        actions: outbox.length,
+      },
+    };
+    // Written before anything is sent: the outbox rows are the promise to send.
+    await this.deps.store.recordSwitch({ steps, outbox, audit });
+    for (const s of steps) this.practices.set(s.state.ods, s.state);
+    this.deps.onModeChange(switched);
+    this.deps.log('info', `backup mode: ${direction} recorded`, { practices: switched.length, by: audit.actor, bulkId, actions: outbox.length });
+    // Runs with nothing to send settle at once; the rest on the next pump.
+    await this.settleRuns(switched);
+    void this.pump();
+    return { bulkId, action: direction, switched, skipped };
+  }
+
+  /** The outbox rows of one run: one per webhook, one per notification recipient. */
+  private actionsFor(
+    direction: Direction,
+    practice: { ods: string; name: string },
+    t: BackupTransition,
+    incidentId: number | null,
+  ): OutboxEnqueue[] {
+    const plan = this.planOf(practice.ods);
+    if (!plan) return [];
+    const statusPage = this.deps.estate.backup.publicUrl
+      ? new URL(`/status/${practice.ods}`, this.deps.estate.backup.publicUrl).toString()
+      : null;
+    const items: OutboxEnqueue[] = [];
+    plan.actions.forEach((action, i) => {
+      if (!action.on.includes(direction)) return;
+      const base = { ods: practice.ods, runId: t.runId, kind: action.kind, name: action.name };
+      if (action.kind === 'webhook') {
+        const idempotencyKey = `${t.runId}:${i}`;
+        const payload: WebhookPayload = {
+          direction,
+          url: action.url,
+          secret: action.secret,
+          timeoutMs: action.timeoutMs,
+          body: {
+            event: direction === 'enter' ? 'practice.backup.enter' : 'practice.backup.leave',
+            ods: practice.ods,
+            practice: practice.name,
+            action: action.name,
+            runId: t.runId,
+            bulkId: t.bulkId,
+            incidentId,
+            reasonCode: t.reasonCode,
+            reason: t.reason,
+            by: t.by,
+            automatic: t.automatic,
+            at: new Date(t.at).toISOString(),
+            evidence: t.evidence,
+            statusPage,
+          },
+        };
+        items.push({ ...base, idempotencyKey, payload });
+      } else {
+        action.to.forEach((to, j) => {
+          const payload: NotifyPayload = {
+            direction,
+            channel: action.channel,
+            to,
+            templateId: action.template,
+            personalisation: {
+              practice_name: practice.name,
+              ods_code: practice.ods,
+              change: direction === 'enter' ? 'is switching to its business continuity plan (backup mode)' : 'is returning to normal working',
+              reason: t.reason,
+              decided_by: t.by,
+              status_page: statusPage ?? '',
+            },
+          };
+          items.push({ ...base, idempotencyKey: `${t.runId}:${i}:${j}`, payload });
+        });
+      }
+    });
+    return items;
+  }
+
+  /**
+   * One round: send what is due, settle finished runs, apply the automatic-entry policies.
+   * Overlapping calls share the round in progress.
+   */
+  pump(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.pumping ??= (async () => {
+      try {
+        await this.drainer.drainOnce();
+        await this.serial(() => this.settleRuns(this.active().map((p) => p.ods)));
+        await this.autoEnter();
+      } catch (err) {
+        this.deps.log('error', 'backup mode: pump failed', { error: String(err) });
+      } finally {
+        this.pumping = null;
+      }
+    })();
+    return this.pumping;
+  }
+
+  /** Stops pumping (a reload or shutdown); resolves when the round in progress has finished. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pumping;
+  }
+
+  /** Moves each practice whose run has no action still in flight to `backup` or `normal`. */
+  private async settleRuns(odsList: string[]): Promise<void> {
+    const steps: SwitchBatch['steps'] = [];
+    for (const ods of odsList) {
+      const p = this.practices.get(ods);
+      if (!p || (p.state !== 'entering' && p.state !== 'leaving') || !p.runId) continue;
+      const actions = await this.deps.store.outbox.actionsOfRun(p.runId);
+      if (actions.some((a) => a.state === 'pending' || a.state === 'retrying')) continue;
+      const step = next(p, { type: 'actions-settled', runId: p.runId, at: this.deps.now() }, { newId: this.deps.newId });
+      if (step.ok) steps.push(step);
+    }
+    if (steps.length === 0) return;
+    await this.deps.store.recordSwitch({ steps, outbox: [], audit: null });
+    for (const s of steps) this.practices.set(s.state.ods, s.state);
+    this.deps.onModeChange(steps.map((s) => s.state.ods));
+  }
+
+  private async autoEnter(): Promise<void> {
+    const now = this.deps.now();
+    const due: { ods: string; plan: BackupPlan; reasonCode: BackupReasonCode }[] = [];
+    for (const practice of this.deps.estate.practices.values()) {
+      const plan = this.planOf(practice.ods);
+      if (!plan || plan.autoEnterAfterMs === null) continue;
+      const status = this.deps.statusOf(practice.ods);
+      if (!status) continue;
+      const view = { status: status.status, statusSince: status.since, backup: this.get(practice.ods) };
+      if (autoEnterDue(now, view, { autoEnterAfterMs: plan.autoEnterAfterMs })) {
+        due.push({ ods: practice.ods, plan, reasonCode: reasonFromCause(status.cause, this.deps.estate) });
+      }
+    }
+    for (const d of due) {
+      const minutes = Math.round(d.plan.autoEnterAfterMs! / 60_000);
+      await this.enter([d.ods], {
+        by: SYSTEM_ACTOR,
+        automatic: true,
+        reasonCode: d.reasonCode,
+        reason: `down for ${minutes} minute${minutes === 1 ? '' : 's'}: automatic entry (plan "${d.plan.id}", autoEnterAfter)`,
+      });
+    }
+  }
+
+  /** Whether leaving is suggested now (never automatic). */
+  suggestion(ods: string): { suggestLeave: boolean; healthyForMs: number } {
+    const plan = this.planOf(ods);
+    const status = this.deps.statusOf(ods);
+    if (!status) return { suggestLeave: false, healthyForMs: 0 };
+    const s = leaveSuggestion(
+      this.deps.now(),
+      { status: status.status, statusSince: status.since, backup: this.get(ods) },
+      { suggestLeaveAfterMs: plan?.suggestLeaveAfterMs ?? null },
+    );
+    return { suggestLeave: s.suggest, healthyForMs: s.healthyForMs };
+  }
+
+  /** The run people are working through: the latest enter or leave, and its direction. */
+  async currentRun(ods: string): Promise<{ runId: string; direction: Direction; enterRunId: string | null } | null> {
+    const transitions = await this.deps.store.transitionsOf(ods, 50);
+    const latest = transitions.find((t) => t.to === 'entering' || t.to === 'leaving');
+    if (!latest) return null;
+    const direction: Direction = latest.to === 'entering' ? 'enter' : 'leave';
+    const enter = transitions.find((t) => t.to === 'entering');
+    return { runId: latest.runId, direction, enterRunId: enter?.runId ?? null };
+  }
+
+  async tickChecklist(ods: string, itemId: string, done: boolean, by: string): Promise<void> {
+    return this.serial(async () => {
+      const run = await this.currentRun(ods);
+      if (!run) throw new BackupRequestError('NO_RUN', `${ods} has never been in backup mode: there is no checklist to tick`);
+      const plan = this.planOf(ods);
+      const item = plan?.checklist.find((c) => c.id === itemId && c.on.includes(run.direction));
+      if (!item) {
+        const known = plan?.checklist.filter((c) => c.on.includes(run.direction)).map((c) => c.id) ?? [];
+        throw new BackupRequestError('NOT_FOUND', `no checklist item "${itemId}" for ${run.direction === 'enter' ? 'entering' : 'leaving'} backup mode at ${ods} (items: ${known.join(', ') || 'none'})`);
+      }
+      const at = this.deps.now();
+      await this.deps.store.tickChecklist(
+        { runId: run.runId, ods, itemId, done, by, at },
+        { at, actor: by, action: done ? 'backup.checklist.tick' : 'backup.checklist.untick', subject: `practice:${ods}`, detail: { item: itemId, text: item.text, runId: run.runId } },
+      );
+    });
+  }
+
+  async markReadiness(ods: string, itemId: string, done: boolean, by: string): Promise<void> {
+    const plan = this.planOf(ods);
+    const item = plan?.readiness.find((r) => r.id === itemId);
+    if (!item) {
+      throw new BackupRequestError('NOT_FOUND', `no readiness item "${itemId}" at ${ods} (items: ${plan?.readiness.map((r) => r.id).join(', ') || 'none'})`);
+    }
+    const at = this.deps.now();
+    await this.deps.store.markReadiness(
+      { ods, itemId, done, by, at },
+      { at, actor: by, action: 'backup.readiness', subject: `practice:${ods}`, detail: { item: itemId, text: item.text, done } },
+    );
+  }
+
+  async setBacklog(ods: string, counts: Pick<Backlog, 'urgentReferrals' | 'prescriptions' | 'consultations'>, by: string): Promise<void> {
+    const at = this.deps.now();
+    await this.deps.store.setBacklog(
+      { ods, ...counts, updatedAt: at, updatedBy: by },
+      { at, actor: by, action: 'backup.backlog', subject: `practice:${ods}`, detail: { ...counts } },
+    );
+  }
+
+  async addCost(ods: string, entry: { description: string; amountPence: number; incidentId: number | null }, by: string): Promise<CostEntry> {
+    const at = this.deps.now();
+    return this.deps.store.addCost(
+      { ods, at, by, ...entry },
+      { at, actor: by, action: 'backup.cost', subject: `practice:${ods}`, detail: { ...entry } },
+    );
+  }
+}
+
+/** A request the service refuses (unknown item, nothing to tick); the API answers 404/409. */
+export class BackupRequestError extends Error {
+  constructor(
+    readonly code: 'NOT_FOUND' | 'NO_RUN',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A reason code for an automatic entry, from the one-line cause. */
+export function reasonFromCause(cause: string | null, estate: Estate): BackupReasonCode {
+  const upstream = cause ? /^upstream: ([a-z0-9-]+)/.exec(cause) : null;
+  if (upstream) {
+    const kind = estate.services.get(upstream[1]!)?.kind;
+    if (kind === 'clinical-system') return 'clinical-system-down';
+    if (kind === 'network') return 'network-down';
+    return 'other';
+  }
+  if (cause && /fleet/.test(cause)) return 'workstations-down';
+  return 'other';
+}
