@@ -149,6 +149,27 @@ describe('the practice manager’s view in Chromium', () => {
     await page.locator('label[for="period-24h"]').click();
   });
 
+  it('is usable by keyboard alone, with the focus visible', async () => {
+    await page.reload();
+    await page.locator(`[data-testid="check"][data-check="${ods}-gateway"]`).waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Tab');
+    const first = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      const style = getComputedStyle(el);
+      return { text: el.textContent?.trim(), outline: style.outlineStyle, shadow: style.boxShadow };
+    });
+    expect(first.text).toBe('Skip to main content');
+    expect(first.outline !== 'none' || first.shadow !== 'none').toBe(true);
+    // The chart period is a radio group: arrow keys move between 24 hours and 7 days.
+    await page.locator('#period-24h').focus();
+    await page.keyboard.press('ArrowRight');
+    expect(await page.locator('#period-7d').isChecked()).toBe(true);
+    const gateway = page.locator(`[data-testid="check"][data-check="${ods}-gateway"]`);
+    await gateway.getByText(/latency, last 7 days/).waitFor({ timeout: 10_000 });
+    await page.keyboard.press('ArrowLeft');
+    expect(await page.locator('#period-24h').isChecked()).toBe(true);
+  });
+
   it('issue 6: its manager switches the practice to backup mode, ticks the checklist, and its public page says backup', async () => {
     const backup = page.locator('[data-testid="backup"]');
     await backup.and(page.locator('[data-mode="normal"]')).waitFor({ timeout: 10_000 });
