@@ -109,7 +109,7 @@ export function createMetrics(sources: MetricsSources) {
   });
   new Gauge({
     name: 'pulse_practices_in_backup_mode',
-    help: 'Practices currently in backup (business continuity) mode. Always 0 until backup mode exists.',
+    help: 'Practices currently in backup (business continuity) mode, including those entering or leaving it.',
     registers: [registry],
     collect() {
       this.set(sources.practiceCounts().backup);
@@ -158,7 +158,7 @@ export function createMetrics(sources: MetricsSources) {
   });
   const backupActions = new Counter({
     name: 'pulse_backup_actions_total',
-    help: 'Backup-mode actions run, by action kind and result. Reserved: no series until backup mode runs its first action.',
+    help: 'Backup-mode action attempts (webhooks, notifications), by action kind and result; a retried action counts each attempt.',
     labelNames: ['kind', 'result'] as const,
     registers: [registry],
   });
@@ -389,7 +389,7 @@ export function createMetrics(sources: MetricsSources) {
       storeWrites.observe({ operation }, seconds);
       if (!ok) storeFailures.inc({ operation });
     },
-    /** For backup mode, when it exists: `kind` from its fixed set of action kinds. */
+    /** One backup-mode action attempt: `kind` is `webhook` or `notify`. */
     backupAction(kind: string, result: BackupActionResult) {
       backupActions.inc({ kind, result });
     },

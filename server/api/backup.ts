@@ -453,6 +453,17 @@ export function backupRoutes(ctx: ApiContext) {
       const request = { by: ctx.actor(c), reasonCode: body.reasonCode, reason: body.reason, incidentId: body.incidentId };
       const result: SwitchResult =
         body.action === 'enter' ? await backup.enter(preview.switch, request, { bulk: true }) : await backup.leave(preview.switch, request, { bulk: true });
+      if (result.switched.length > 0) {
+        // The incident's timeline says what was done about it (the audit log has the detail).
+        const n = result.switched.length;
+        const text = `${n} practice${n === 1 ? '' : 's'} switched ${body.action === 'enter' ? 'into' : 'out of'} backup mode (${body.reasonCode}): ${body.reason}`;
+        const noted = ctx.incidents.addNote(body.incidentId, { by: ctx.actor(c), text: text.slice(0, 2000) }, ctx.now());
+        if (noted.ok) {
+          await ctx.store.incidents.applyIncidentEvents(noted.events).catch((err: unknown) =>
+            ctx.log('error', 'could not store the incident note of a bulk switch', { incidentId: body.incidentId, error: String(err) }),
+          );
+        }
+      }
       return c.json(result, 200);
     },
   );

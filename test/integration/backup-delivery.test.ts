@@ -188,5 +188,14 @@ describe('webhook delivery', () => {
     expect(bulk).toHaveLength(1);
     expect((bulk[0]!.detail.practices as string[]).length).toBe(PRACTICES - 2);
     expect(await store.accounts.verifyAudit()).toMatchObject({ ok: true });
+    // The incident's timeline says what was done about it.
+    const timeline = pulse.incidents.get(incident.id)!.timeline;
+    expect(timeline.at(-1)).toMatchObject({ type: 'note', by: 'ops', text: `${PRACTICES - 2} practices switched into backup mode (clinical-system-down): EMIS Web down` });
+    // Prometheus sees the practices in backup mode and every attempt.
+    const metrics = await (await pulse.app.request('/metrics')).text();
+    expect(metrics).toContain(`pulse_practices_in_backup_mode ${PRACTICES}`);
+    const webhooksOk = Number(/pulse_backup_actions_total\{kind="webhook",result="ok"\} (\d+)/.exec(metrics)![1]);
+    expect(webhooksOk).toBe(receiver.deliveries().applied.length);
+    expect(metrics).toMatch(/pulse_backup_actions_total\{kind="webhook",result="failed"\} 3\b/);
   }, 60_000);
 });

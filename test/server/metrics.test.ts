@@ -225,7 +225,7 @@ describe('/metrics conventions', () => {
       expect(m.families.has(name), name).toBe(true);
     }
     expect(m.families.get('pulse_store_write_duration_seconds')!.type).toBe('histogram');
-    // Reserved for backup mode: declared, no series yet.
+    // Declared from the start; series appear with the first backup-mode action attempt.
     expect(m.family('pulse_backup_actions_total')).toEqual([]);
     expect(m.value('pulse_practices_in_backup_mode')).toBe(0);
   });
