@@ -265,6 +265,9 @@ describe('operations console in Chromium', () => {
     await page.goto(pulse.url);
     await page.locator('[data-testid="practice-tile"]').first().waitFor({ timeout: 15_000 });
     await page.screenshot({ path: join(SHOTS, 'console-1920.png') });
+    await page.goto(`${pulse.url}/incidents/${incidentId}`);
+    await page.locator('[data-testid="affected-practice"]').first().waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: join(SHOTS, 'incident-1920.png') });
     const phone = await context.newPage();
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(pulse.url);
@@ -273,7 +276,7 @@ describe('operations console in Chromium', () => {
     expect(await violations(phone)).toEqual([]);
     await phone.goto(`${pulse.url}/incidents/${incidentId}`);
     await phone.locator('[data-testid="affected-practice"]').first().waitFor({ timeout: 15_000 });
-    await phone.screenshot({ path: join(SHOTS, 'incident-phone.png'), fullPage: false });
+    await phone.screenshot({ path: join(SHOTS, 'incident-phone.png'), fullPage: true });
     expect(await violations(phone)).toEqual([]);
     await phone.close();
     sim.restoreAll();
