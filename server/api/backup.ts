@@ -392,6 +392,36 @@ export function backupRoutes(ctx: ApiContext) {
     },
   );
 
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/api/backup/costs',
+      summary: 'The ICB’s cost log of outages, for the practices in your scope (of one incident, if given)',
+      tags: ['backup'],
+      middleware: [ctx.guard('backup.bulk')] as const,
+      request: { query: z.object({ incidentId: z.coerce.number().int().positive().optional() }) },
+      responses: {
+        200: json(
+          z.object({
+            costs: z.array(z.object({ id: z.number(), ods: z.string(), at: z.string(), by: z.string(), description: z.string(), amountPence: z.number(), incidentId: z.number().nullable() })),
+            totalPence: z.number(),
+          }),
+          'Cost entries, oldest first, with their total',
+        ),
+        400: errors[400],
+      },
+    }),
+    async (c) => {
+      const sees = ctx.sees(c);
+      const { incidentId } = c.req.valid('query');
+      const costs = (await ctx.store.backup.costs(incidentId)).filter((e) => sees(e.ods));
+      return c.json(
+        { costs: costs.map((e) => ({ ...e, at: iso(e.at)! })), totalPence: costs.reduce((sum, e) => sum + e.amountPence, 0) },
+        200,
+      );
+    },
+  );
+
   /** The practices of an incident in the caller's scope, or null when there is no such incident. */
   function incidentPractices(c: Context<AppEnv>, id: number): string[] | null {
     const incident = ctx.incidents.get(id);

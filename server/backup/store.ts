@@ -67,4 +67,6 @@ export interface BackupStore {
   backlogs(): Promise<Backlog[]>;
   addCost(entry: Omit<CostEntry, 'id'>, audit: AuditInput): Promise<CostEntry>;
   costsOf(ods: string): Promise<CostEntry[]>;
+  /** Every cost entry, oldest first; of one incident when `incidentId` is given. */
+  costs(incidentId?: number): Promise<CostEntry[]>;
 }

@@ -101,10 +101,16 @@ describe('backup mode', () => {
     expect(negative.status).toBe(400);
     expect(((await negative.json()) as { error: { message: string } }).error.message).toMatch(/urgentReferrals/);
 
+    // The ICB's cost log.
+    const cost = await ops.fetch(`/api/practices/${ods}/backup/costs`, { method: 'POST', json: { description: 'Locum GP, 4 hours', amountPence: 36000 } });
+    expect(cost.status).toBe(200);
+    const costs = await ops.get<{ costs: { ods: string; amountPence: number }[]; totalPence: number }>('/api/backup/costs');
+    expect(costs).toMatchObject({ costs: [{ ods, amountPence: 36000 }], totalPence: 36000 });
+
     // Every act is in the audit log.
     const audit = await ops.get<{ entries: { action: string; subject: string | null }[] }>('/api/audit?limit=100');
     const actions = audit.entries.filter((e) => e.subject === `practice:${ods}`).map((e) => e.action);
-    expect(actions).toEqual(expect.arrayContaining(['backup.enter', 'backup.checklist.tick', 'backup.leave', 'backup.backlog']));
+    expect(actions).toEqual(expect.arrayContaining(['backup.enter', 'backup.checklist.tick', 'backup.leave', 'backup.backlog', 'backup.cost']));
   }, 60_000);
 
   it('refuses bad requests with a message naming the field', async () => {

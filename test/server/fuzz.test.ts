@@ -233,7 +233,7 @@ const ROUTES: [string, string][] = [
   ['GET', '/api/services/:id'], ['GET', '/api/checks'], ['GET', '/api/checks/:id/history'], ['GET', '/api/trend'], ['GET', '/api/maintenance'],
   ['GET', '/api/backup'], ['GET', '/api/practices/:ods/backup'], ['POST', '/api/practices/:ods/backup/enter'], ['POST', '/api/practices/:ods/backup/leave'],
   ['POST', '/api/practices/:ods/backup/checklist/:itemId'], ['POST', '/api/practices/:ods/backup/readiness/:itemId'], ['PUT', '/api/practices/:ods/backup/backlog'],
-  ['POST', '/api/practices/:ods/backup/costs'], ['GET', '/api/backup/bulk'], ['POST', '/api/backup/bulk'],
+  ['POST', '/api/practices/:ods/backup/costs'], ['GET', '/api/backup/bulk'], ['GET', '/api/backup/costs'], ['POST', '/api/backup/bulk'],
   ['POST', '/api/maintenance'], ['POST', '/api/maintenance/:id/cancel'], ['GET', '/api/incidents'], ['GET', '/api/incidents/:id'],
   ['POST', '/api/incidents/:id/notes'], ['POST', '/api/incidents/:id/references'], ['GET', '/api/workers'], ['GET', '/api/locations'],
   ['POST', '/api/auth/login'], ['GET', '/api/auth/providers'], ['GET', '/api/auth/me'], ['POST', '/api/auth/logout'], ['POST', '/api/auth/logout-everywhere'],

@@ -293,6 +293,14 @@ export class SqliteBackupStore implements BackupStore {
     return { id, ...entry };
   }
 
+  async costs(incidentId?: number): Promise<CostEntry[]> {
+    const rows =
+      incidentId === undefined
+        ? this.db.prepare('SELECT * FROM backup_costs ORDER BY at, id').all()
+        : this.db.prepare('SELECT * FROM backup_costs WHERE incident_id = ? ORDER BY at, id').all(incidentId);
+    return (rows as CostRow[]).map(toCost);
+  }
+
   async costsOf(ods: string): Promise<CostEntry[]> {
     return (this.db.prepare('SELECT * FROM backup_costs WHERE ods = ? ORDER BY at, id').all(ods) as CostRow[]).map(toCost);
   }

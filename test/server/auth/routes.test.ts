@@ -123,6 +123,7 @@ const TABLE: { route: string; path: () => string; body?: unknown; method?: strin
   { route: 'PUT /api/practices/:ods/backup/backlog (own)', path: () => '/api/practices/A00001/backup/backlog', method: 'PUT', body: { urgentReferrals: 1, prescriptions: 2, consultations: 3 }, allowed: ['manager', 'ops-icb', 'ops-national'] },
   { route: 'POST /api/practices/:ods/backup/costs (own ICB)', path: () => '/api/practices/A00001/backup/costs', body: { description: 'locum', amountPence: 100 }, allowed: ops },
   { route: 'POST /api/practices/:ods/backup/costs (other ICB)', path: () => '/api/practices/B00003/backup/costs', body: { description: 'locum', amountPence: 100 }, allowed: ['ops-national'] },
+  { route: 'GET /api/backup/costs', path: () => '/api/backup/costs', allowed: ops },
   { route: 'GET /api/backup/bulk', path: () => `/api/backup/bulk?action=enter&incidentId=${incidentId}`, allowed: ops },
   { route: 'POST /api/backup/bulk', path: () => '/api/backup/bulk', body: { action: 'enter', incidentId, reasonCode: 'planned', reason: 'drill', expectedCount: 99 }, allowed: ops },
   {
