@@ -137,8 +137,13 @@ describe('operations console in Chromium', () => {
     // Submitting without a reason is refused on the spot, saying what is missing.
     await dialog.locator('[data-testid="mw-submit"]').click();
     expect(await dialog.innerText()).toMatch(/Enter the reason/);
-    await dialog.locator('[data-testid="mw-subject"]').selectOption('service:vision');
+    // What the server refuses is shown in its own words, and nothing is planned.
+    await dialog.locator('[data-testid="mw-subject"]').selectOption('practice');
+    await dialog.locator('#mw-ods').fill('ZZ9999');
     await dialog.locator('[data-testid="mw-reason"]').fill('Supplier upgrade');
+    await dialog.locator('[data-testid="mw-submit"]').click();
+    await dialog.locator('[data-testid="maintenance-error"]', { hasText: 'unknown practice "ZZ9999"' }).waitFor();
+    await dialog.locator('[data-testid="mw-subject"]').selectOption('service:vision');
     await page.screenshot({ path: join(SHOTS, 'console-maintenance-dialog.png') });
     await dialog.locator('[data-testid="mw-submit"]').click();
     await dialog.waitFor({ state: 'detached' });
@@ -259,6 +264,33 @@ describe('operations console in Chromium', () => {
       const body = await rest.get<{ mode: string }>(`/api/practices/${ods}/backup`);
       return body.mode === 'leaving' || body.mode === 'normal';
     });
+  });
+
+  it('offers a viewer nothing they may not do: no switches, no bulk, no maintenance planning, no notes', async () => {
+    const viewer = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await pulse.store.accounts.createUser({
+      username: 'watcher',
+      displayName: 'Watcher',
+      role: 'viewer',
+      // A viewer sees the practices of their ICB: one with EMIS practices in the incident.
+      icb: sim.practices.find((x) => x.ods === emisOds[0])!.icb,
+      practices: [],
+      passwordHash: await hashPassword(PASSWORD, { N: 2 ** 10 }),
+      now: Date.now(),
+    });
+    const p = await viewer.newPage();
+    await p.goto(pulse.url);
+    await p.fill('input[name="username"]', 'watcher');
+    await p.fill('input[name="password"]', PASSWORD);
+    await p.click('button[type="submit"]');
+    await p.locator('[data-testid="practice-tile"]').first().waitFor({ timeout: 15_000 });
+    await p.locator('[data-testid="maintenance"]').waitFor();
+    expect(await p.locator('[data-testid="backup-switch"]').count()).toBe(0);
+    expect(await p.locator('[data-testid="maintenance-plan"]').count()).toBe(0);
+    await p.goto(`${pulse.url}/incidents/${incidentId}`);
+    await p.locator('[data-testid="affected-practice"]').first().waitFor({ timeout: 15_000 });
+    expect(await p.locator('[data-testid="bulk-enter"], [data-testid="bulk-leave"], [data-testid="backup-switch"], [data-testid="note-text"]').count()).toBe(0);
+    await viewer.close();
   });
 
   it('looks right on a 1920×1080 screen and on a phone (screenshots kept)', async () => {
