@@ -26,6 +26,7 @@
 // full email address or phone number (the log sender masks them).
 import { createHmac } from 'node:crypto';
 import type { SendResult } from './webhook';
+import { postJson, retryableStatus } from './post';
 
 export type { SendResult } from './webhook';
 
@@ -153,10 +154,6 @@ function quoteNotifyErrors(text: string): string {
   return quote.replace(/\s+/g, ' ').slice(0, QUOTE_CHARS);
 }
 
-function retryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
 /** Refuses, before any request, a message Notify would refuse anyway; null when it is fine. */
 function invalidMessage(message: NotifyMessage): string | null {
   if (message.channel !== 'email' && message.channel !== 'sms') return `channel must be email or sms, not "${String(message.channel)}"`;
@@ -187,44 +184,25 @@ export function govukNotifySender(opts: {
       const invalid = invalidMessage(message);
       if (invalid) return { ok: false, retryable: false, error: `not sent to GOV.UK Notify: ${invalid}` };
       const path = message.channel === 'email' ? '/v2/notifications/email' : '/v2/notifications/sms';
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), timeoutMs);
-      try {
-        const body = {
-          ...(message.channel === 'email' ? { email_address: message.to.trim() } : { phone_number: message.to.trim() }),
-          template_id: message.templateId,
-          personalisation: message.personalisation,
-          reference: message.reference,
-        };
-        const res = await doFetch(`${baseUrl}${path}`, {
-          method: 'POST',
-          headers: {
-            'Content-Type': 'application/json',
-            Authorization: `Bearer ${notifyJwt(serviceId, secret, now())}`,
-            'User-Agent': 'Pulse-Notify/1',
-          },
-          body: JSON.stringify(body),
-          signal: controller.signal,
-          redirect: 'manual',
-        });
-        let text = '';
-        try {
-          text = await res.text();
-        } catch {
-          // The status is what matters; an unreadable body is not a failure of its own.
-        }
-        if (res.status >= 200 && res.status < 300) return { ok: true };
-        const quote = quoteNotifyErrors(text);
-        const error = `GOV.UK Notify answered HTTP ${res.status}${quote ? `: ${quote}` : ''}`;
-        return { ok: false, retryable: retryableStatus(res.status), error: redact(error) };
-      } catch (err) {
-        if (controller.signal.aborted) return { ok: false, retryable: true, error: `GOV.UK Notify: no answer within ${timeoutMs} ms` };
-        const e = err as Error & { cause?: { code?: string; message?: string } };
-        const why = e.cause?.code ?? e.cause?.message ?? e.message;
-        return { ok: false, retryable: true, error: redact(`GOV.UK Notify: request failed: ${why}`) };
-      } finally {
-        clearTimeout(timer);
-      }
+      const body = {
+        ...(message.channel === 'email' ? { email_address: message.to.trim() } : { phone_number: message.to.trim() }),
+        template_id: message.templateId,
+        personalisation: message.personalisation,
+        reference: message.reference,
+      };
+      const outcome = await postJson({
+        url: `${baseUrl}${path}`,
+        headers: { Authorization: `Bearer ${notifyJwt(serviceId, secret, now())}`, 'User-Agent': 'Pulse-Notify/1' },
+        body: JSON.stringify(body),
+        timeoutMs,
+        fetch: doFetch,
+      });
+      if (outcome.kind === 'timeout') return { ok: false, retryable: true, error: `GOV.UK Notify: no answer within ${timeoutMs} ms` };
+      if (outcome.kind === 'failed') return { ok: false, retryable: true, error: redact(`GOV.UK Notify: request failed: ${outcome.why}`) };
+      if (outcome.status >= 200 && outcome.status < 300) return { ok: true };
+      const quote = quoteNotifyErrors(outcome.text);
+      const error = `GOV.UK Notify answered HTTP ${outcome.status}${quote ? `: ${quote}` : ''}`;
+      return { ok: false, retryable: retryableStatus(outcome.status), error: redact(error) };
     },
   };
 }

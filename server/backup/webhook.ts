@@ -17,6 +17,7 @@
 // (2xx ok; 408, 429, 5xx, network errors and timeouts are retryable; any other status is not).
 // The secret's value never appears in an error.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { postJson, retryableStatus } from './post';
 
 export const SIGNATURE_HEADER = 'Pulse-Signature';
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -72,45 +73,25 @@ export function verifySignature(
   return v1.some((s) => timingSafeEqual(Buffer.from(s, 'hex'), expected));
 }
 
-function retryableStatus(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
 export async function sendWebhook(req: WebhookRequest): Promise<SendResult> {
-  const doFetch = req.fetch ?? fetch;
   const raw = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
   const t = Math.floor(req.now() / 1000);
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), req.timeoutMs);
-  try {
-    const res = await doFetch(req.url, {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/json',
-        'User-Agent': USER_AGENT,
-        [IDEMPOTENCY_HEADER]: req.idempotencyKey,
-        [SIGNATURE_HEADER]: signatureHeader(req.secret, t, raw),
-      },
-      body: raw,
-      signal: controller.signal,
-      redirect: 'manual',
-    });
-    let text = '';
-    try {
-      text = await res.text();
-    } catch {
-      // The status is what matters; an unreadable body is not a failure of its own.
-    }
-    if (res.status >= 200 && res.status < 300) return { ok: true };
-    const quote = text.trim().slice(0, QUOTE_CHARS);
-    const error = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${quote ? `: ${quote}` : ''}`;
-    return { ok: false, retryable: retryableStatus(res.status), error: req.secret ? error.split(req.secret).join('[redacted]') : error };
-  } catch (err) {
-    if (controller.signal.aborted) return { ok: false, retryable: true, error: `no answer within ${req.timeoutMs} ms` };
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const why = e.cause?.code ?? e.cause?.message ?? e.message;
-    return { ok: false, retryable: true, error: `request failed: ${why}` };
-  } finally {
-    clearTimeout(timer);
-  }
+  const outcome = await postJson({
+    url: req.url,
+    headers: {
+      'User-Agent': USER_AGENT,
+      [IDEMPOTENCY_HEADER]: req.idempotencyKey,
+      [SIGNATURE_HEADER]: signatureHeader(req.secret, t, raw),
+    },
+    body: raw,
+    timeoutMs: req.timeoutMs,
+    ...(req.fetch ? { fetch: req.fetch } : {}),
+  });
+  if (outcome.kind === 'timeout') return { ok: false, retryable: true, error: `no answer within ${req.timeoutMs} ms` };
+  if (outcome.kind === 'failed') return { ok: false, retryable: true, error: `request failed: ${outcome.why}` };
+  const { status, statusText, text } = outcome;
+  if (status >= 200 && status < 300) return { ok: true };
+  const quote = text.trim().slice(0, QUOTE_CHARS);
+  const error = `HTTP ${status}${statusText ? ` ${statusText}` : ''}${quote ? `: ${quote}` : ''}`;
+  return { ok: false, retryable: retryableStatus(status), error: req.secret ? error.split(req.secret).join('[redacted]') : error };
 }
