@@ -28,8 +28,9 @@ export interface TrendInput {
    */
   current: ReadonlyMap<string, StatusLevel>;
   /**
-   * Recorded changes, oldest first (ties in storage order). May include changes before
-   * `from`: the latest of those gives a practice's status at the window start.
+   * Recorded changes, each practice's oldest first (ties in storage order; practices may be
+   * interleaved or not). May include changes before `from`: the latest of those gives a
+   * practice's status at the window start.
    */
   changes: readonly PracticeChange[];
 }
