@@ -46,8 +46,9 @@ export interface Store {
   /** The latest transitions of one subject, newest first. */
   transitionsOf(subject: SubjectKey, limit: number): Promise<StoredTransition[]>;
   /**
-   * Every transition of subjects of one type at or after `since`, oldest first, preceded by
-   * each such subject's latest transition before `since` (its status then). For trends.
+   * Every transition of subjects of one type at or after `since`, by subject and oldest first
+   * within each. A subject's status at `since` is its first change's `from` (or, with no
+   * change since, its status now). For trends.
    */
   transitionsSince(type: 'practice' | 'service', since: number): Promise<StoredTransition[]>;
   /** Fails when the store cannot be used (for /readyz); cheap. */
