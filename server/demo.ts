@@ -116,6 +116,12 @@ async function demoAccounts(url: string, accounts: AccountStore, estate: Estate)
     if (old.name === 'Demo wall display' && old.revokedAt === null) await accounts.revokeToken(old.id, Date.now());
   }
   const wall = await accounts.createToken({ kind: 'display', name: 'Demo wall display', icb: null, createdBy: 'demo', now: Date.now() });
-  lines.push('', `  Wall display link (read-only, no sign-in): ${url}/wall?display=${wall.secret}`, '');
+  lines.push(
+    '',
+    `  Wall display link (read-only, no sign-in): ${url}/wall?display=${wall.secret}`,
+    `  The manager's practice page:               ${url}/practice/${practice.ods}`,
+    `  What its patients see:                     ${url}/status/${practice.ods}`,
+    '',
+  );
   process.stdout.write(lines.join('\n') + '\n');
 }
