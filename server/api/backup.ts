@@ -148,6 +148,17 @@ const CostBody = z
 
 const conflict = json(ErrorBody, 'Not allowed in the practice’s current backup state; the message says why.');
 const forbidden = json(ErrorBody, 'Not in your scope.');
+const unavailable = json(ErrorBody, 'Pulse is reloading its configuration (or shutting down); nothing was switched, try again.');
+
+/** A switch, or the 503 answer when the service was closed by a reload in the meantime. */
+async function switching(run: () => Promise<SwitchResult>): Promise<SwitchResult | BackupRequestError> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof BackupRequestError && err.code === 'UNAVAILABLE') return err;
+    throw err;
+  }
+}
 
 export function backupRoutes(ctx: ApiContext) {
   const app = new OpenAPIHono<AppEnv>();
@@ -294,14 +305,15 @@ export function backupRoutes(ctx: ApiContext) {
         tags: ['backup'],
         middleware: [ctx.guard('backup.switch', target)] as const,
         request: { params: OdsParam, body: { content: { 'application/json': { schema: SwitchBody } }, required: true } },
-        responses: { 200: json(BackupDetail, 'The practice’s backup mode after the switch'), 400: errors[400], 404: errors[404], 409: conflict },
+        responses: { 200: json(BackupDetail, 'The practice’s backup mode after the switch'), 400: errors[400], 404: errors[404], 409: conflict, 503: unavailable },
       }),
       async (c) => {
         const { ods } = c.req.valid('param');
         if (!ctx.estate.practices.has(ods)) return c.json(unknown(ods), 404);
         const body = c.req.valid('json');
         const request = { by: ctx.actor(c), reasonCode: body.reasonCode, reason: body.reason, incidentId: body.incidentId ?? null };
-        const result = direction === 'enter' ? await backup.enter([ods], request) : await backup.leave([ods], request);
+        const result = await switching(() => (direction === 'enter' ? backup.enter([ods], request) : backup.leave([ods], request)));
+        if (result instanceof BackupRequestError) return c.json(errorBody(result.code, result.message), 503);
         const refused = result.skipped[0];
         if (refused) return c.json(errorBody(refused.code, refused.message), 409);
         return c.json(await detail(ods), 200);
@@ -463,6 +475,7 @@ export function backupRoutes(ctx: ApiContext) {
         400: errors[400],
         404: errors[404],
         409: json(ErrorBody.extend({ count: z.number(), practices: z.array(z.string()) }), 'The count confirmed is no longer right'),
+        503: unavailable,
       },
     }),
     async (c) => {
@@ -481,8 +494,10 @@ export function backupRoutes(ctx: ApiContext) {
         );
       }
       const request = { by: ctx.actor(c), reasonCode: body.reasonCode, reason: body.reason, incidentId: body.incidentId };
-      const result: SwitchResult =
-        body.action === 'enter' ? await backup.enter(preview.switch, request, { bulk: true }) : await backup.leave(preview.switch, request, { bulk: true });
+      const result = await switching(() =>
+        body.action === 'enter' ? backup.enter(preview.switch, request, { bulk: true }) : backup.leave(preview.switch, request, { bulk: true }),
+      );
+      if (result instanceof BackupRequestError) return c.json(errorBody(result.code, result.message), 503);
       if (result.switched.length > 0) {
         // The incident's timeline says what was done about it (the audit log has the detail).
         const n = result.switched.length;

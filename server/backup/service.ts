@@ -121,10 +121,12 @@ export class BackupService {
   }
 
   enter(ods: string[], request: SwitchRequest, opts: { bulk?: boolean } = {}): Promise<SwitchResult> {
+    if (this.closed) return Promise.reject(closedError());
     return this.serial(() => this.switchNow('enter', ods, request, opts.bulk ?? false));
   }
 
   leave(ods: string[], request: SwitchRequest, opts: { bulk?: boolean } = {}): Promise<SwitchResult> {
+    if (this.closed) return Promise.reject(closedError());
     return this.serial(() => this.switchNow('leave', ods, request, opts.bulk ?? false));
   }
 
@@ -287,10 +289,19 @@ export class BackupService {
     return this.pumping;
   }
 
-  /** Stops pumping (a reload or shutdown); resolves when the round in progress has finished. */
+  /**
+   * Stops pumping and refuses new switches (a reload or shutdown); resolves when the round in
+   * progress and every decision already queued have been written, so a service that replaces
+   * this one and then calls `load()` sees them all (a switch written after that load would be
+   * invisible to it, and it could enter the same practice a second time).
+   */
   async close(): Promise<void> {
     this.closed = true;
     await this.pumping;
+    for (let queued = this.lock; ; queued = this.lock) {
+      await queued;
+      if (queued === this.lock) break;
+    }
   }
 
   /** Moves each practice whose run has no action still in flight to `backup` or `normal`. */
@@ -324,6 +335,7 @@ export class BackupService {
       }
     }
     for (const d of due) {
+      if (this.closed) return;
       const minutes = Math.round(d.plan.autoEnterAfterMs! / 60_000);
       await this.enter([d.ods], {
         by: SYSTEM_ACTOR,
@@ -405,14 +417,19 @@ export class BackupService {
   }
 }
 
-/** A request the service refuses (unknown item, nothing to tick); the API answers 404/409. */
+/** A request the service refuses (unknown item, nothing to tick; closed); the API answers 404/409/503. */
 export class BackupRequestError extends Error {
   constructor(
-    readonly code: 'NOT_FOUND' | 'NO_RUN',
+    readonly code: 'NOT_FOUND' | 'NO_RUN' | 'UNAVAILABLE',
     message: string,
   ) {
     super(message);
   }
+}
+
+/** A switch asked of a service that a reload (or shutdown) has closed; the API answers 503. */
+function closedError(): BackupRequestError {
+  return new BackupRequestError('UNAVAILABLE', 'Pulse is reloading its configuration or shutting down; nothing was switched, try again in a moment');
 }
 
 /** A reason code for an automatic entry, from the one-line cause. */
