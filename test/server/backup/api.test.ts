@@ -27,6 +27,7 @@ let store: SqliteStore;
 let pulse: Pulse;
 
 interface Session {
+  headers: () => Promise<Record<string, string>>;
   post: (path: string, body: unknown) => Promise<Response>;
   get: (path: string) => Promise<Response>;
 }
@@ -42,6 +43,7 @@ async function signIn(username: string, role: Role, icb: string | null, practice
   const cookie = /pulse_session=[^;]+/.exec(res.headers.get('set-cookie') ?? '')![0];
   const { csrf } = (await res.json()) as { csrf: string };
   return {
+    headers: async () => ({ cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }),
     post: (path, body) =>
       pulse.app.request(path, {
         method: 'POST',
@@ -132,6 +134,54 @@ describe('bad requests', () => {
     const big = await ops.post('/api/practices/A00001/backup/enter', JSON.stringify({ ...REASON, reason: 'x'.repeat(70 * 1024) }));
     expect(big.status).toBe(413);
     expect(await states()).toEqual({});
+  });
+});
+
+describe('GET /api/backup', () => {
+  it('summarises each practice’s current run: actions by state, its direction’s checklist, the backlog after leaving', async () => {
+    process.env.PULSE_API_TEST_SECRET = 'whsec-api-test';
+    const withPlan = `${ESTATE.replace('practices:', `backup:
+  notify: { sender: log }
+  plans:
+    - id: standard
+      default: true
+      actions:
+        - { kind: notify, name: Text, on: both, channel: sms, to: ["07700 900123", "07700 900456"], template: f33517ff-2a88-4f6e-b855-c550268ce08a }
+        - { kind: webhook, name: Phone, on: enter, url: "http://127.0.0.1:9/phone", secret: { env: PULSE_API_TEST_SECRET } }
+      checklist:
+        - { id: paper, text: Paper templates out, on: enter }
+        - { id: lock, text: Lock the cupboard, on: enter }
+        - { id: reenter, text: Re-enter the paper records, on: leave }
+practices:`)}`;
+    await pulse.backup.close();
+    let now = NOW;
+    pulse = createPulse({ estate: parseEstate(withPlan, 'estate.yaml'), store, clock: { now: () => now }, log: silentLogger, workerToken: 'w', backupBackoff: () => 60_000 });
+    await pulse.restore();
+    const ops = await signIn('ops', 'ops', null);
+    const summary = async () => ((await (await ops.get('/api/backup')).json()) as { practices: Record<string, unknown>[] }).practices;
+    // A00002 in (its webhook given up after the last attempt) and out again: back to normal,
+    // with a backlog and one leave item ticked.
+    expect((await ops.post('/api/practices/A00002/backup/enter', REASON)).status).toBe(200);
+    for (let i = 0; i < 20 && pulse.backup.mode('A00002') !== 'backup'; i++) {
+      await pulse.backup.pump();
+      now += 61_000;
+    }
+    expect(pulse.backup.mode('A00002')).toBe('backup');
+    expect((await ops.post('/api/practices/A00002/backup/leave', { reasonCode: 'recovered', reason: 'back' })).status).toBe(200);
+    await pulse.backup.pump();
+    expect(pulse.backup.mode('A00002')).toBe('normal');
+    expect((await ops.post('/api/practices/A00002/backup/checklist/reenter', { done: true })).status).toBe(200);
+    const backlog = await pulse.app.request('/api/practices/A00002/backup/backlog', { method: 'PUT', headers: await ops.headers(), body: JSON.stringify({ urgentReferrals: 2, prescriptions: 3, consultations: 0 }) });
+    expect(backlog.status).toBe(200);
+    // A00001 entering (the webhook cannot connect: retrying), with one of two enter items ticked.
+    expect((await ops.post('/api/practices/A00001/backup/enter', REASON)).status).toBe(200);
+    await pulse.backup.pump();
+    expect((await ops.post('/api/practices/A00001/backup/checklist/paper', { done: true })).status).toBe(200);
+    const rows = await summary();
+    expect(rows).toEqual([
+      expect.objectContaining({ ods: 'A00001', mode: 'entering', actions: { pending: 0, retrying: 1, done: 2, failed: 0 }, checklist: { done: 1, total: 2 }, backlog: 0 }),
+      expect.objectContaining({ ods: 'A00002', mode: 'normal', actions: { pending: 0, retrying: 0, done: 2, failed: 0 }, checklist: { done: 1, total: 1 }, backlog: 5 }),
+    ]);
   });
 });
 
