@@ -248,31 +248,28 @@ export function backupRoutes(ctx: ApiContext) {
       const sees = ctx.sees(c);
       const backlogs = new Map((await ctx.store.backup.backlogs()).map((b) => [b.ods, b]));
       const odsList = new Set([...backup.active().map((p) => p.ods), ...[...backlogs.values()].filter((b) => b.urgentReferrals + b.prescriptions + b.consultations > 0).map((b) => b.ods)]);
-      const practices = [];
-      for (const ods of [...odsList].sort()) {
-        if (!sees(ods) || !ctx.estate.practices.has(ods)) continue;
+      // A few queries for the whole list, not a few per practice: after a mass outage this lists thousands.
+      const shown = [...odsList].sort().filter((ods) => sees(ods) && ctx.estate.practices.has(ods));
+      const runs = await backup.runsOf(shown);
+      const runIds = [...runs.values()].flatMap((r) => (r ? [r.runId] : []));
+      const [counts, ticks] = await Promise.all([ctx.store.backup.outbox.countsOfRuns(runIds), ctx.store.backup.checklistOfRuns(runIds)]);
+      const doneItems = new Set(ticks.filter((t) => t.done).map((t) => `${t.runId}\n${t.itemId}`));
+      const practices = shown.map((ods) => {
         const state = backup.get(ods);
-        const run = await backup.currentRun(ods);
-        const actions = run ? await ctx.store.backup.outbox.actionsOfRun(run.runId) : [];
-        const ticks = run ? await ctx.store.backup.checklistOf(run.runId) : [];
+        const run = runs.get(ods) ?? null;
         const items = run ? (backup.planOf(ods)?.checklist ?? []).filter((i) => i.on.includes(run.direction)) : [];
         const b = backlogs.get(ods);
-        practices.push({
+        return {
           ods,
           name: ctx.estate.practices.get(ods)!.name,
           mode: state.state,
           since: state.since > 0 ? iso(state.since) : null,
-          actions: {
-            pending: actions.filter((a) => a.state === 'pending').length,
-            retrying: actions.filter((a) => a.state === 'retrying').length,
-            done: actions.filter((a) => a.state === 'done').length,
-            failed: actions.filter((a) => a.state === 'failed').length,
-          },
-          checklist: { done: items.filter((i) => ticks.some((t) => t.itemId === i.id && t.done)).length, total: items.length },
+          actions: (run ? counts.get(run.runId) : undefined) ?? { pending: 0, retrying: 0, done: 0, failed: 0 },
+          checklist: { done: items.filter((i) => doneItems.has(`${run!.runId}\n${i.id}`)).length, total: items.length },
           suggestLeave: backup.suggestion(ods).suggestLeave,
           backlog: b ? b.urgentReferrals + b.prescriptions + b.consultations : 0,
-        });
-      }
+        };
+      });
       return c.json({ practices }, 200);
     },
   );

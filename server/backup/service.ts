@@ -304,15 +304,22 @@ export class BackupService {
     }
   }
 
-  /** Moves each practice whose run has no action still in flight to `backup` or `normal`. */
+  /**
+   * Moves each practice whose run has no action still in flight to `backup` or `normal`.
+   * One query for all of them: after a bulk switch every pump round looks at thousands.
+   */
   private async settleRuns(odsList: string[]): Promise<void> {
-    const steps: SwitchBatch['steps'] = [];
-    for (const ods of odsList) {
+    const running = odsList.flatMap((ods) => {
       const p = this.practices.get(ods);
-      if (!p || (p.state !== 'entering' && p.state !== 'leaving') || !p.runId) continue;
-      const actions = await this.deps.store.outbox.actionsOfRun(p.runId);
-      if (actions.some((a) => a.state === 'pending' || a.state === 'retrying')) continue;
-      const step = next(p, { type: 'actions-settled', runId: p.runId, at: this.deps.now() }, { newId: this.deps.newId });
+      return p && (p.state === 'entering' || p.state === 'leaving') && p.runId ? [{ p, runId: p.runId }] : [];
+    });
+    if (running.length === 0) return;
+    const counts = await this.deps.store.outbox.countsOfRuns(running.map((r) => r.runId));
+    const steps: SwitchBatch['steps'] = [];
+    for (const { p, runId } of running) {
+      const c = counts.get(runId);
+      if (c && c.pending + c.retrying > 0) continue;
+      const step = next(p, { type: 'actions-settled', runId, at: this.deps.now() }, { newId: this.deps.newId });
       if (step.ok) steps.push(step);
     }
     if (steps.length === 0) return;
@@ -367,6 +374,24 @@ export class BackupService {
     const direction: Direction = latest.to === 'entering' ? 'enter' : 'leave';
     const enter = transitions.find((t) => t.to === 'entering');
     return { runId: latest.runId, direction, enterRunId: enter?.runId ?? null };
+  }
+
+  /**
+   * `currentRun` without its `enterRunId`, for many practices: a practice not in `normal`
+   * carries its run (entering/backup: the enter run; leaving: the leave run), so only those
+   * back in `normal` are looked up in their transitions.
+   */
+  async runsOf(odsList: string[]): Promise<Map<string, { runId: string; direction: Direction } | null>> {
+    const out = new Map<string, { runId: string; direction: Direction } | null>();
+    for (const ods of odsList) {
+      const p = this.practices.get(ods);
+      if (p && p.state !== 'normal' && p.runId) out.set(ods, { runId: p.runId, direction: p.state === 'leaving' ? 'leave' : 'enter' });
+      else {
+        const run = await this.currentRun(ods);
+        out.set(ods, run ? { runId: run.runId, direction: run.direction } : null);
+      }
+    }
+    return out;
   }
 
   async tickChecklist(ods: string, itemId: string, done: boolean, by: string): Promise<void> {

@@ -60,6 +60,8 @@ export interface BackupStore {
   tickChecklist(tick: ChecklistTick, audit: AuditInput): Promise<void>;
   /** The latest tick of each item of a run. */
   checklistOf(runId: string): Promise<ChecklistTick[]>;
+  /** The latest tick of each item of each run, in one query. */
+  checklistOfRuns(runIds: string[]): Promise<ChecklistTick[]>;
   markReadiness(mark: ReadinessMark, audit: AuditInput): Promise<void>;
   readinessOf(ods: string): Promise<ReadinessMark[]>;
   setBacklog(backlog: Backlog, audit: AuditInput): Promise<void>;

@@ -247,6 +247,18 @@ export class SqliteBackupStore implements BackupStore {
     return rows.map((r) => ({ runId: r.run_id, ods: r.ods, itemId: r.item_id, done: r.done === 1, by: r.by, at: r.at }));
   }
 
+  async checklistOfRuns(runIds: string[]): Promise<ChecklistTick[]> {
+    if (runIds.length === 0) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT c.* FROM backup_checklist c
+         JOIN (SELECT max(id) AS id FROM backup_checklist WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id, item_id) latest ON latest.id = c.id
+         ORDER BY c.id`,
+      )
+      .all(JSON.stringify(runIds)) as { run_id: string; ods: string; item_id: string; done: number; by: string; at: number }[];
+    return rows.map((r) => ({ runId: r.run_id, ods: r.ods, itemId: r.item_id, done: r.done === 1, by: r.by, at: r.at }));
+  }
+
   async markReadiness(mark: ReadinessMark, audit: AuditInput): Promise<void> {
     const upsert = this.db.prepare(
       `INSERT INTO backup_readiness (ods, item_id, done, by, at) VALUES (?, ?, ?, ?, ?)

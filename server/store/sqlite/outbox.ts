@@ -67,6 +67,8 @@ export interface OutboxStore {
   markFailed(key: string, at: number, error: string): Promise<void>;
   actionsOf(ods: string): Promise<OutboxItem[]>;
   actionsOfRun(runId: string): Promise<OutboxItem[]>;
+  /** How many actions of each run are in each state, in one query (runs with no action are absent). */
+  countsOfRuns(runIds: string[]): Promise<Map<string, Record<OutboxState, number>>>;
 }
 
 interface Row {
@@ -110,6 +112,7 @@ export class SqliteOutbox implements OutboxStore {
   private readonly byOds;
   private readonly byRun;
   private readonly insertMany;
+  private readonly countsByRun;
 
   constructor(private readonly db: Db) {
     migrate(db, OUTBOX_MIGRATIONS);
@@ -137,6 +140,10 @@ export class SqliteOutbox implements OutboxStore {
     );
     this.byOds = db.prepare('SELECT * FROM outbox WHERE ods = ? ORDER BY created_at, idempotency_key');
     this.byRun = db.prepare('SELECT * FROM outbox WHERE run_id = ? ORDER BY created_at, idempotency_key');
+    // One parameter (a JSON array) however many runs: no limit on bound variables to reach.
+    this.countsByRun = db.prepare(
+      `SELECT run_id, state, count(*) AS n FROM outbox WHERE run_id IN (SELECT value FROM json_each(?)) GROUP BY run_id, state`,
+    );
     this.insertMany = db.transaction((items: OutboxEnqueue[], at: number): number => {
       let added = 0;
       for (const i of items) {
@@ -182,5 +189,16 @@ export class SqliteOutbox implements OutboxStore {
 
   async actionsOfRun(runId: string): Promise<OutboxItem[]> {
     return (this.byRun.all(runId) as Row[]).map(toItem);
+  }
+
+  async countsOfRuns(runIds: string[]): Promise<Map<string, Record<OutboxState, number>>> {
+    const out = new Map<string, Record<OutboxState, number>>();
+    if (runIds.length === 0) return out;
+    for (const r of this.countsByRun.all(JSON.stringify(runIds)) as { run_id: string; state: OutboxState; n: number }[]) {
+      let counts = out.get(r.run_id);
+      if (!counts) out.set(r.run_id, (counts = { pending: 0, retrying: 0, done: 0, failed: 0 }));
+      counts[r.state] = r.n;
+    }
+    return out;
   }
 }

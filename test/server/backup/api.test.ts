@@ -44,13 +44,13 @@ async function signIn(username: string, role: Role, icb: string | null, practice
   const { csrf } = (await res.json()) as { csrf: string };
   return {
     headers: async () => ({ cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' }),
-    post: (path, body) =>
+    post: async (path, body) =>
       pulse.app.request(path, {
         method: 'POST',
         headers: { cookie, 'x-csrf-token': csrf, 'content-type': 'application/json' },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       }),
-    get: (path) => pulse.app.request(path, { headers: { cookie } }),
+    get: async (path) => pulse.app.request(path, { headers: { cookie } }),
   };
 }
 

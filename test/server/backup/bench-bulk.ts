@@ -90,7 +90,7 @@ async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
 
 out(`estate: ${PRACTICES} practices, ${emis.length} on EMIS Web; per run 2 webhooks + 2 SMS (4 outbox rows)`);
 const preview = await timed('GET /api/backup/bulk (preview)', async () => (await pulse.app.request('/api/backup/bulk?action=enter&incidentId=1', { headers })).json() as Promise<{ count: number }>);
-const res = await timed('POST /api/backup/bulk (enter, one transaction)', () =>
+const res = await timed('POST /api/backup/bulk (enter, one transaction)', async () =>
   pulse.app.request('/api/backup/bulk', {
     method: 'POST',
     headers,
@@ -102,7 +102,7 @@ out(`  → ${res.status}, ${result.switched.length} switched, ${(store.db.prepar
 // The bulk POST started a pump round of its own (void pump()): let it finish before timing rounds.
 await pulse.backup.pump();
 
-await timed('GET /api/backup (every EMIS practice entering)', () => pulse.app.request('/api/backup', { headers }).then((r) => r.text()));
+await timed('GET /api/backup (every EMIS practice entering)', async () => (await pulse.app.request('/api/backup', { headers })).text());
 
 let rounds = 0;
 const tPump = performance.now();
@@ -118,8 +118,8 @@ while (pulse.backup.active().some((p) => p.state === 'entering')) {
 out(`pump() until all settled: ${rounds} rounds, ${(performance.now() - tPump).toFixed(0)} ms in all, slowest round ${slowest.toFixed(0)} ms`);
 out(`  → modes: ${JSON.stringify(Object.fromEntries(['entering', 'backup'].map((m) => [m, pulse.backup.active().filter((p) => p.state === m).length])))}`);
 await timed('pump() with nothing due (all in backup)', () => pulse.backup.pump());
-await timed('GET /api/backup (every EMIS practice in backup)', () => pulse.app.request('/api/backup', { headers }).then((r) => r.text()));
-await timed('GET /api/practices/{ods}/backup (one practice)', () => pulse.app.request(`/api/practices/${emis[0]}/backup`, { headers }).then((r) => r.text()));
+await timed('GET /api/backup (every EMIS practice in backup)', async () => (await pulse.app.request('/api/backup', { headers })).text());
+await timed('GET /api/practices/{ods}/backup (one practice)', async () => (await pulse.app.request(`/api/practices/${emis[0]}/backup`, { headers })).text());
 
 await pulse.backup.close();
 await store.close();

@@ -244,3 +244,20 @@ describe('automatic entry', () => {
     expect(entries).toHaveLength(1);
   });
 });
+
+describe('queries over many runs', () => {
+  it('counts actions and reads checklists of any number of runs in one query each (no bound-variable limit)', async () => {
+    const store = memoryStore();
+    const { svc } = service(store, { send: async () => ({ ok: false, retryable: true, error: 'HTTP 503' }) });
+    await svc.load();
+    await svc.enter(['A81001', 'A81002'], REQUEST, { bulk: true });
+    await svc.pump();
+    const runs = [svc.get('A81001').runId!, svc.get('A81002').runId!];
+    const many = [...Array.from({ length: 40_000 }, (_, i) => `no-such-run-${i}`), ...runs];
+    const counts = await store.backup.outbox.countsOfRuns(many);
+    expect([...counts.keys()].sort()).toEqual([...runs].sort());
+    expect(counts.get(runs[0]!)).toEqual({ pending: 0, retrying: 1, done: 0, failed: 0 });
+    expect(await store.backup.checklistOfRuns(many)).toEqual([]);
+    expect(svc.mode('A81001')).toBe('entering');
+  });
+});
