@@ -3,7 +3,9 @@
 // the supplier roll-up with the number of practices it takes down; the incident page lists
 // the affected practices; ops switch every practice of the incident into backup mode (and
 // are asked again when the count changed meanwhile); one practice is switched from the
-// console; maintenance windows are planned and cancelled; axe-core finds no WCAG 2.2 AA
+// console; the Backup mode panel lists who is in backup with their action and checklist
+// progress; the incident's cost log takes entries in pounds and shows the total;
+// maintenance windows are planned and cancelled; axe-core finds no WCAG 2.2 AA
 // violation on either page, with or without a dialog open. Screenshots at 1920×1080 and a
 // 390×844 phone are kept in test-results/.
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -243,6 +245,153 @@ describe('operations console in Chromium', () => {
     });
     const audit = await rest.fetch('/api/audit?format=json');
     expect(audit.status).toBe(200);
+  });
+
+  it('lists the practices in backup mode with their action and checklist progress; a tick shows on refresh', async () => {
+    await page.goto(pulse.url);
+    const panel = page.locator('[data-testid="backup-panel"]');
+    await page.locator(`[data-testid="backup-panel"][data-count="${emisOds.length}"]`).waitFor({ timeout: 15_000 });
+    // A few rows at first, so a mass outage does not push the practices off the screen; all on asking.
+    expect(await panel.locator('[data-testid="backup-row"]').count()).toBe(Math.min(8, emisOds.length));
+    await panel.locator('[data-testid="backup-show-all"]').click();
+    await panel.locator(`[data-testid="backup-row"]`).nth(emisOds.length - 1).waitFor();
+    expect(await panel.getAttribute('data-count')).toBe(String(emisOds.length));
+    const listed = await panel.locator('[data-testid="backup-row"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-ods')));
+    expect([...listed].sort()).toEqual([...emisOds].sort());
+
+    // Each run's three actions (two webhooks, one text) settle; the panel hears of it when the
+    // live feed moves the practice from entering to backup.
+    await waitFor('every practice in backup with its actions done', async () => {
+      const rows = await panel.locator('[data-testid="backup-row"]').evaluateAll((els) =>
+        els.map((e) => ({ mode: e.getAttribute('data-mode'), actions: e.querySelector('[data-testid="backup-row-actions"]')?.textContent?.trim() })),
+      );
+      return rows.length === emisOds.length && rows.every((r) => r.mode === 'backup' && r.actions === '3 of 3 actions done');
+    }, 20_000);
+    expect(await panel.locator('[data-testid="backup-summary"]').innerText()).toBe(`${emisOds.length} in backup mode`);
+    const ods = [...emisOds].sort()[1]!;
+    const row = panel.locator(`[data-testid="backup-row"][data-ods="${ods}"]`);
+    expect(await row.locator('[data-testid="backup-row-checklist"]').innerText()).toBe('0 of 4 steps');
+    expect(await row.locator('[data-testid="backup-row-mode"]').innerText()).toContain('Backup mode');
+    expect(await row.locator('[data-testid="backup-row-failed"]').count()).toBe(0);
+    expect(await row.locator('[data-testid="backup-row-link"]').getAttribute('href')).toBe(`/practice/${ods}`);
+
+    // Someone at the practice ticks two steps: the panel shows them once asked again.
+    for (const item of ['paper-templates', 'tell-staff']) {
+      const tick = await rest.fetch(`/api/practices/${ods}/backup/checklist/${item}`, { method: 'POST', json: { done: true } });
+      expect(tick.status).toBe(200);
+    }
+
+    // Another practice goes back to normal, but its online-booking webhook is refused until
+    // Pulse gives up; it still has paper records to re-enter, so it stays on the panel.
+    const back = [...emisOds].sort().at(-1)!;
+    sim.continuity.failNext('online-booking', 8);
+    const left = await rest.fetch(`/api/practices/${back}/backup/leave`, {
+      method: 'POST',
+      json: { reasonCode: 'recovered', reason: 'EMIS Web is back for this practice' },
+    });
+    expect(left.status).toBe(200);
+    await waitFor('the practice back to normal with its leave actions settled', async () => {
+      const detail = await rest.get<{ mode: string }>(`/api/practices/${back}/backup`);
+      return detail.mode === 'normal';
+    }, 20_000);
+    const backlog = await rest.fetch(`/api/practices/${back}/backup/backlog`, {
+      method: 'PUT',
+      json: { urgentReferrals: 2, prescriptions: 5, consultations: 11 },
+    });
+    expect(backlog.status).toBe(200);
+
+    await page.reload();
+    await panel.locator('[data-testid="backup-show-all"]').click();
+    await row.locator('[data-testid="backup-row-checklist"]', { hasText: '2 of 4 steps' }).waitFor({ timeout: 15_000 });
+    expect(await row.getAttribute('data-checklist-done')).toBe('2');
+    const backRow = panel.locator(`[data-testid="backup-row"][data-ods="${back}"]`);
+    expect(await backRow.getAttribute('data-mode')).toBe('normal');
+    expect(await backRow.locator('[data-testid="backup-row-actions"]').innerText()).toMatch(/^2 of 3 actions done · ✕\uFE0E? 1 failed$/);
+    expect(await backRow.locator('[data-testid="backup-row-failed"]').innerText()).toContain('1 failed');
+    expect(await backRow.locator('[data-testid="backup-row-checklist"]').innerText()).toBe('0 of 3 steps');
+    expect(await backRow.locator('[data-testid="backup-row-backlog"]').innerText()).toBe('18 items to re-enter');
+    // Failed actions come first: someone has to act on them.
+    expect(await panel.locator('[data-testid="backup-row"]').first().getAttribute('data-ods')).toBe(back);
+    expect(await panel.locator('[data-testid="backup-summary"]').innerText()).toBe(
+      `${emisOds.length - 1} in backup mode · 1 with failed actions · 1 with a backlog`,
+    );
+    await panel.locator('[data-testid="backup-show-all"]').click();
+    expect(await panel.locator('[data-testid="backup-row"]').count()).toBe(8);
+
+    expect(await violations(page)).toEqual([]);
+    await panel.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'console-backup-panel-1920.png') });
+    const phone = await context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(pulse.url);
+    const phonePanel = phone.locator('[data-testid="backup-panel"]');
+    await phonePanel.locator('[data-testid="backup-row"]').first().waitFor({ timeout: 15_000 });
+    await phonePanel.scrollIntoViewIfNeeded();
+    await phone.screenshot({ path: join(SHOTS, 'console-backup-panel-phone.png') });
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await violations(phone)).toEqual([]);
+    await phone.close();
+  });
+
+  it('keeps the incident’s cost log: refuses a bad amount saying why, adds entries in pounds, shows the total', async () => {
+    await page.goto(`${pulse.url}/incidents/${incidentId}`);
+    const log = page.locator('[data-testid="cost-log"]');
+    await log.locator('[data-testid="cost-none"]').waitFor({ timeout: 15_000 });
+    const [first, second] = [...emisOds].sort();
+
+    // Nothing chosen, nothing typed: each field says what it needs, and nothing is sent.
+    await log.locator('[data-testid="cost-submit"]').click();
+    expect(await log.innerText()).toMatch(/Choose the practice[\s\S]*Describe the cost[\s\S]*Enter the amount in pounds/);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('cost-ods');
+
+    await log.locator('[data-testid="cost-ods"]').selectOption(first!);
+    await log.locator('[data-testid="cost-description"]').fill('Locum GP cover, two sessions');
+    await log.locator('[data-testid="cost-amount"]').fill('360.005');
+    await log.locator('[data-testid="cost-submit"]').click();
+    expect(await log.innerText()).toContain('Enter pence with at most two digits after the point');
+    expect((await rest.get<{ costs: unknown[] }>(`/api/backup/costs?incidentId=${incidentId}`)).costs).toEqual([]);
+
+    await log.locator('[data-testid="cost-amount"]').fill('360.00');
+    await log.locator('[data-testid="cost-submit"]').click();
+    await log.locator('[data-testid="cost-entry"]').first().waitFor({ timeout: 10_000 });
+    expect(await log.locator('[data-testid="cost-total"]').innerText()).toBe('£360.00');
+
+    await log.locator('[data-testid="cost-ods"]').selectOption(second!);
+    await log.locator('[data-testid="cost-description"]').fill('Courier for paper prescriptions');
+    await log.locator('[data-testid="cost-amount"]').fill('£1,250.5');
+    await log.locator('[data-testid="cost-submit"]').click();
+    await log.locator('[data-testid="cost-total"][data-pence="161050"]').waitFor({ timeout: 10_000 });
+    expect(await log.locator('[data-testid="cost-total"]').innerText()).toBe('£1,610.50');
+    const entries = await log.locator('[data-testid="cost-entry"]').evaluateAll((els) =>
+      els.map((e) => ({ ods: e.getAttribute('data-ods'), text: (e as HTMLElement).innerText })),
+    );
+    expect(entries.map((e) => e.ods)).toEqual([first, second]);
+    expect(entries[0]!.text).toMatch(/Locum GP cover, two sessions[\s\S]*opsdesk[\s\S]*£360\.00/);
+    expect(entries[1]!.text).toMatch(/Courier for paper prescriptions[\s\S]*£1,250\.50/);
+
+    // What the server holds: exact pence, tied to the incident, by the person signed in.
+    const stored = await rest.get<{ costs: { ods: string; amountPence: number; incidentId: number; by: string }[]; totalPence: number }>(
+      `/api/backup/costs?incidentId=${incidentId}`,
+    );
+    expect(stored.totalPence).toBe(161_050);
+    expect(stored.costs.map((c) => [c.ods, c.amountPence, c.incidentId])).toEqual([
+      [first, 36_000, incidentId],
+      [second, 125_050, incidentId],
+    ]);
+
+    expect(await violations(page)).toEqual([]);
+    await log.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'incident-cost-log-1920.png') });
+    const phone = await context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${pulse.url}/incidents/${incidentId}`);
+    const phoneLog = phone.locator('[data-testid="cost-log"]');
+    await phoneLog.locator('[data-testid="cost-entry"]').first().waitFor({ timeout: 15_000 });
+    await phoneLog.scrollIntoViewIfNeeded();
+    await phone.screenshot({ path: join(SHOTS, 'incident-cost-log-phone.png') });
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(await violations(phone)).toEqual([]);
+    await phone.close();
   });
 
   it('switches one practice out of backup mode from the console, with confirmation and reason', async () => {

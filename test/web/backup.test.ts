@@ -8,6 +8,7 @@ import {
   checkDescription,
   checklistProgress,
   modeSignature,
+  panelSummary,
   parsePounds,
   pounds,
   sortBackupRows,
@@ -83,6 +84,19 @@ describe('the backup panel rows', () => {
       row('A6', 'Delta', { mode: 'leaving' }),
     ]);
     expect(sorted.map((r) => r.ods)).toEqual(['A5', 'A4', 'A6', 'A3', 'A2', 'A1']);
+  });
+  it('sums the rows up, naming only what is there', () => {
+    expect(
+      panelSummary([
+        row('A1', 'A'),
+        row('A2', 'B'),
+        row('A3', 'C', { mode: 'entering', actions: { pending: 1, retrying: 0, done: 1, failed: 1 } }),
+        row('A4', 'D', { mode: 'normal', backlog: 12 }),
+        row('A5', 'E', { suggestLeave: true }),
+      ]),
+    ).toBe('3 in backup mode · 1 entering · 1 with failed actions · 1 healthy, leave suggested · 1 with a backlog');
+    expect(panelSummary([row('A1', 'A', { mode: 'leaving' })])).toBe('1 leaving');
+    expect(panelSummary([])).toBe('');
   });
   it('gives every mode a shape, including a row back to normal', () => {
     for (const icon of Object.values(PANEL_MODE_ICON)) expect(icon).not.toBe('');

@@ -78,6 +78,29 @@ export function anyInFlight(rows: readonly BackupSummary[]): boolean {
   return rows.some((r) => r.actions.pending + r.actions.retrying > 0);
 }
 
+/**
+ * The panel at a glance: "40 in backup mode · 2 entering · 1 with failed actions · 3 with a
+ * backlog". Only the parts that are not zero.
+ */
+export function panelSummary(rows: readonly BackupSummary[]): string {
+  const count = (mode: Mode) => rows.filter((r) => r.mode === mode).length;
+  const failed = rows.filter((r) => r.actions.failed > 0).length;
+  const leave = rows.filter((r) => r.suggestLeave).length;
+  const backlog = rows.filter((r) => r.backlog > 0).length;
+  const parts = [
+    [count('backup'), 'in backup mode'],
+    [count('entering'), 'entering'],
+    [count('leaving'), 'leaving'],
+    [failed, 'with failed actions'],
+    [leave, 'healthy, leave suggested'],
+    [backlog, 'with a backlog'],
+  ] as const;
+  return parts
+    .filter(([n]) => n > 0)
+    .map(([n, what]) => `${n.toLocaleString('en-GB')} ${what}`)
+    .join(' · ');
+}
+
 const MODE_RANK: Record<Mode, number> = { entering: 0, leaving: 1, backup: 2, normal: 3 };
 
 /** Failed actions first (someone must act), then entering, leaving, in backup, back to normal; then by name. */
