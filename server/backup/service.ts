@@ -328,9 +328,15 @@ export class BackupService {
     this.deps.onModeChange(steps.map((s) => s.state.ods));
   }
 
+  /**
+   * Enters every practice whose plan's `autoEnterAfter` has run out. Those due in the same
+   * round under the same plan and reason are one recorded act (one transaction, one audit
+   * entry naming them all, like a bulk switch): a national outage makes thousands due at once,
+   * and one act each would hold the event loop for seconds.
+   */
   private async autoEnter(): Promise<void> {
     const now = this.deps.now();
-    const due: { ods: string; plan: BackupPlan; reasonCode: BackupReasonCode }[] = [];
+    const due = new Map<string, { plan: BackupPlan; reasonCode: BackupReasonCode; ods: string[] }>();
     for (const practice of this.deps.estate.practices.values()) {
       const plan = this.planOf(practice.ods);
       if (!plan || plan.autoEnterAfterMs === null) continue;
@@ -338,13 +344,17 @@ export class BackupService {
       if (!status) continue;
       const view = { status: status.status, statusSince: status.since, backup: this.get(practice.ods) };
       if (autoEnterDue(now, view, { autoEnterAfterMs: plan.autoEnterAfterMs })) {
-        due.push({ ods: practice.ods, plan, reasonCode: reasonFromCause(status.cause, this.deps.estate) });
+        const reasonCode = reasonFromCause(status.cause, this.deps.estate);
+        const key = `${plan.id}\n${reasonCode}`;
+        const group = due.get(key) ?? { plan, reasonCode, ods: [] };
+        group.ods.push(practice.ods);
+        due.set(key, group);
       }
     }
-    for (const d of due) {
+    for (const d of due.values()) {
       if (this.closed) return;
       const minutes = Math.round(d.plan.autoEnterAfterMs! / 60_000);
-      await this.enter([d.ods], {
+      await this.enter(d.ods, {
         by: SYSTEM_ACTOR,
         automatic: true,
         reasonCode: d.reasonCode,

@@ -125,3 +125,31 @@ await pulse.backup.close();
 await store.close();
 receiver.close();
 rmSync(dir, { recursive: true, force: true });
+
+// Automatic entry of every EMIS practice at once (a plan with autoEnterAfter, EMIS down long
+// enough): one pump round decides them all.
+{
+  const { BackupService } = await import('../../../server/backup/service');
+  const autoEstate = parseEstate(yaml.replace('      default: true\n', '      default: true\n      autoEnterAfter: 10m\n'), 'bench-backup-auto.yaml');
+  const autoDir = mkdtempSync(join(tmpdir(), 'pulse-bench-backup-auto-'));
+  const autoStore = new SqliteStore(autoDir);
+  const t0 = Date.now();
+  const emisSet = new Set(emis);
+  let n = 0;
+  const svc = new BackupService({
+    estate: autoEstate,
+    store: autoStore.backup,
+    now: () => t0,
+    newId: () => `auto-${++n}`,
+    statusOf: (ods) => (emisSet.has(ods) ? { status: 'down', cause: 'upstream: emis-web', since: t0 - 11 * 60_000 } : { status: 'up', cause: null, since: t0 - 3_600_000 }),
+    send: async () => ({ ok: true }),
+    onModeChange: () => undefined,
+    log: silentLogger,
+  });
+  await svc.load();
+  await timed(`pump() auto-entering ${emis.length} practices`, () => svc.pump());
+  out(`  → ${svc.active().length} not in normal, ${(autoStore.db.prepare('SELECT count(*) AS n FROM audit').get() as { n: number }).n} audit entries`);
+  await svc.close();
+  await autoStore.close();
+  rmSync(autoDir, { recursive: true, force: true });
+}

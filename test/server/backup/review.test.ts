@@ -245,6 +245,29 @@ describe('automatic entry', () => {
   });
 });
 
+describe('automatic entry of many practices at once', () => {
+  it('enters every practice due in the same round as one recorded act per plan and reason (one transaction, one audit entry naming them)', async () => {
+    const store = memoryStore();
+    const status = new Map<string, PracticeNow>([
+      ['A81001', { status: 'down', cause: 'upstream: emis-web', since: T0 }],
+      ['A81002', { status: 'down', cause: 'upstream: emis-web', since: T0 }],
+    ]);
+    const { svc, clock } = service(store, { status });
+    await svc.load();
+    clock.now = T0 + 10 * MIN;
+    await svc.pump();
+    expect([svc.mode('A81001'), svc.mode('A81002')]).toEqual(['entering', 'entering']);
+    const audit = await store.accounts.auditEntries(10, 0);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ actor: 'system', action: 'backup.enter', subject: 'practices:2', detail: { practices: ['A81001', 'A81002'], automatic: true, reasonCode: 'clinical-system-down' } });
+    for (const ods of ['A81001', 'A81002']) {
+      const [t] = await store.backup.transitionsOf(ods, 1);
+      expect(t).toMatchObject({ by: 'system', automatic: true, evidence: { status: 'down', cause: 'upstream: emis-web' } });
+      expect(t!.reason).toMatch(/down for 10 minutes: automatic entry \(plan "standard"/);
+    }
+  });
+});
+
 describe('queries over many runs', () => {
   it('counts actions and reads checklists of any number of runs in one query each (no bound-variable limit)', async () => {
     const store = memoryStore();
