@@ -217,6 +217,30 @@ describe('runs in flight', () => {
   });
 });
 
+describe('a practice removed from the estate by a reload', () => {
+  it('still has its recorded actions delivered; its run settles only if it comes back (it is not loaded meanwhile)', async () => {
+    const store = memoryStore();
+    const gate = gatedSend();
+    const old = service(store, { send: gate.send });
+    await old.svc.load();
+    await old.svc.enter(['A81002'], REQUEST);
+    gate.releaseAll({ ok: false, retryable: true, error: 'HTTP 503' });
+    await old.svc.close();
+    const without = parseEstate(`${PLAN}\npractices:\n  - { ods: A81001, name: Riverside, pcn: North, icb: QWO, system: emis-web }\n`, 'e.yaml');
+    const next = service(store, { estate: without, clock: { now: T0 + 60 * MIN } });
+    await next.svc.load();
+    expect(next.svc.active()).toEqual([]);
+    await next.svc.pump();
+    expect(next.sent.map((i) => i.ods)).toEqual(['A81002']);
+    expect((await store.backup.states()).find((s) => s.ods === 'A81002')?.state).toBe('entering');
+    const back = service(store, { clock: { now: T0 + 61 * MIN } });
+    await back.svc.load();
+    await back.svc.pump();
+    expect(back.svc.mode('A81002')).toBe('backup');
+    expect(back.sent).toEqual([]);
+  });
+});
+
 describe('automatic entry', () => {
   it('fires once for a practice down past the limit, never while unknown or in maintenance, and not again after a person leaves', async () => {
     const store = memoryStore();
