@@ -23,7 +23,12 @@ const webhookAction = z
     on: direction,
     url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL, e.g. https://telephony.example.nhs.uk/hooks/pulse' }),
     secret: secretRef,
-    timeout: duration.default('10s'),
+    // A drain round (and a reload, which waits for it) lasts as long as the slowest receiver;
+    // and a Node timer beyond 2^31 ms fires at once, timing every attempt out.
+    timeout: duration.default('10s').refine((s) => {
+      const ms = parseFleetDuration(s);
+      return ms === null || (ms >= 1_000 && ms <= 60_000);
+    }, 'a webhook timeout must be between 1s and 60s'),
   })
   .strict();
 
