@@ -294,6 +294,10 @@ describe('operations console in Chromium', () => {
       const detail = await rest.get<{ mode: string }>(`/api/practices/${back}/backup`);
       return detail.mode === 'normal';
     }, 20_000);
+    // No reload: the live feed's change of mode makes the panel ask again, and a practice back
+    // to normal with nothing left to re-enter leaves it.
+    await page.locator(`[data-testid="backup-panel"][data-count="${emisOds.length - 1}"]`).waitFor({ timeout: 15_000 });
+    expect(await panel.locator(`[data-testid="backup-row"][data-ods="${back}"]`).count()).toBe(0);
     const backlog = await rest.fetch(`/api/practices/${back}/backup/backlog`, {
       method: 'PUT',
       json: { urgentReferrals: 2, prescriptions: 5, consultations: 11 },
