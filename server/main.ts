@@ -106,7 +106,16 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
     await pulse.flushHistory();
     // One drainer at a time over the outbox: the old one finishes its round first.
     await pulse.backup.close();
-    await next.restore();
+    try {
+      await next.restore();
+    } catch (err) {
+      // The running Pulse carries on, backup mode included.
+      await pulse.backup.reopen();
+      next.close('configuration reload failed');
+      const error = `the new configuration could not be started: ${err instanceof Error ? err.message : String(err)}`;
+      opts.log('error', 'configuration reload failed; the running estate carries on', { error });
+      return { ok: false, error };
+    }
     const old = pulse;
     pulse = next;
     old.close('configuration reloaded; reconnect');

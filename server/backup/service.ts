@@ -305,6 +305,16 @@ export class BackupService {
   }
 
   /**
+   * Takes switches again after `close()`, when the service meant to replace this one could
+   * not start (a reload that failed half-way): reads the states back first, so nothing
+   * written meanwhile is missed.
+   */
+  async reopen(): Promise<void> {
+    await this.load();
+    this.closed = false;
+  }
+
+  /**
    * Moves each practice whose run has no action still in flight to `backup` or `normal`.
    * One query for all of them: after a bulk switch every pump round looks at thousands.
    */

@@ -168,4 +168,21 @@ describe('restart', () => {
     expect(second.sent.map((i) => i.kind)).toEqual(['notify']);
     expect(second.service.mode('A81001')).toBe('backup');
   });
+
+  it('a service closed for a reload that then failed takes switches again, with the states read back', async () => {
+    const store = new SqliteStore(':memory:');
+    stores.push(store);
+    const old = setup({ store });
+    await old.service.enter(['A81002'], { by: 'a', reasonCode: 'planned', reason: 'drill' });
+    await old.service.close();
+    await expect(old.service.enter(['A81001'], { by: 'a', reasonCode: 'planned', reason: 'drill' })).rejects.toThrow();
+    // Meanwhile another service (the one that failed to start) wrote a leave.
+    const other = setup({ store });
+    await other.service.load();
+    await other.service.leave(['A81002'], { by: 'b', reasonCode: 'recovered', reason: 'back' });
+    await old.service.reopen();
+    expect(old.service.mode('A81002')).toBe('normal');
+    const result = await old.service.enter(['A81001'], { by: 'a', reasonCode: 'planned', reason: 'drill' });
+    expect(result.switched).toEqual(['A81001']);
+  });
 });
