@@ -74,6 +74,10 @@ export interface NotifyPayload {
   personalisation: Record<string, string>;
 }
 
+/** Actions picked up per drain, and drains per pump round (a round sends at most their product). */
+const DRAIN_BATCH = 200;
+const DRAIN_BATCHES_PER_ROUND = 25;
+
 export const ACTION_STATES = ['pending', 'retrying', 'done', 'failed'] as const;
 
 export class BackupService {
@@ -91,8 +95,8 @@ export class BackupService {
       now: deps.now,
       maxAttempts: deps.estate.backup.maxAttempts,
       ...(deps.backoff ? { backoff: deps.backoff } : {}),
-      concurrency: 8,
-      batchSize: 200,
+      concurrency: 16,
+      batchSize: DRAIN_BATCH,
     });
   }
 
@@ -277,7 +281,11 @@ export class BackupService {
     if (this.closed) return Promise.resolve();
     this.pumping ??= (async () => {
       try {
-        await this.drainer.drainOnce();
+        // Batch after batch while batches come back full (a bulk switch queues thousands),
+        // up to a bound so a round ends and runs settle.
+        for (let batch = 0; batch < DRAIN_BATCHES_PER_ROUND && !this.closed; batch++) {
+          if ((await this.drainer.drainOnce()).sent < DRAIN_BATCH) break;
+        }
         await this.serial(() => this.settleRuns(this.active().map((p) => p.ods)));
         await this.autoEnter();
       } catch (err) {

@@ -1,4 +1,4 @@
-// Benchmark for backup mode at scale (`node --import tsx test/server/backup/bench-bulk.ts`):
+// Benchmark for backup mode at scale (`npm run bench:backup`):
 // a 6,300-practice estate, every EMIS practice (about 3,650) switched into backup mode in one
 // bulk act through the real app and a file-backed SQLite store, each run with two webhooks
 // (to a real loopback receiver that answers 200) and an SMS to two contacts (log sender).
@@ -11,13 +11,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createPulse, type Pulse } from '../../../server/app';
-import { hashPassword } from '../../../server/auth/password';
-import { parseEstate } from '../../../server/config/estate';
-import { silentLogger } from '../../../server/log';
-import { generatePractices, serviceCatalogue } from '../../../server/simulator/estate';
-import { renderEstateYaml } from '../../../server/simulator/estate-yaml';
-import { SqliteStore } from '../../../server/store/sqlite';
+import { createPulse, type Pulse } from '../../server/app';
+import { hashPassword } from '../../server/auth/password';
+import { parseEstate } from '../../server/config/estate';
+import { silentLogger } from '../../server/log';
+import { generatePractices, serviceCatalogue } from '../../server/simulator/estate';
+import { renderEstateYaml } from '../../server/simulator/estate-yaml';
+import { SqliteStore } from '../../server/store/sqlite';
 
 const PRACTICES = 6_300;
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -129,7 +129,7 @@ rmSync(dir, { recursive: true, force: true });
 // Automatic entry of every EMIS practice at once (a plan with autoEnterAfter, EMIS down long
 // enough): one pump round decides them all.
 {
-  const { BackupService } = await import('../../../server/backup/service');
+  const { BackupService } = await import('../../server/backup/service');
   const autoEstate = parseEstate(yaml.replace('      default: true\n', '      default: true\n      autoEnterAfter: 10m\n'), 'bench-backup-auto.yaml');
   const autoDir = mkdtempSync(join(tmpdir(), 'pulse-bench-backup-auto-'));
   const autoStore = new SqliteStore(autoDir);
