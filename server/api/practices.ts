@@ -30,6 +30,16 @@ const PracticeDetail = Practice.extend({
   maintenance: MaintenanceWindow.nullable(),
   history: z.array(Transition),
   availability: z.array(Availability),
+  /** Its workstations now, when it has a fleet: counted by the same rule as its fleet check. */
+  fleet: z
+    .object({
+      status: z.enum(['up', 'degraded', 'down', 'unknown']),
+      agents: z.number(),
+      silent: z.number(),
+      expected: z.number().nullable(),
+      detail: z.string(),
+    })
+    .nullable(),
 }).openapi('PracticeDetail');
 
 export function practiceRoutes(ctx: ApiContext) {
@@ -115,6 +125,9 @@ export function practiceRoutes(ctx: ApiContext) {
             : null,
           history: history.map((t) => ({ from: t.from, to: t.to, at: new Date(t.at).toISOString(), cause: t.cause })),
           availability: await availabilityOf(ctx, `practice:${ods}`),
+          fleet: ctx.fleet?.has(ods)
+            ? (({ status: s, agents, silent, expected, detail }) => ({ status: s, agents, silent, expected, detail }))(ctx.fleet.evaluate(ods, now))
+            : null,
         },
         200,
       );

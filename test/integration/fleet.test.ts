@@ -29,8 +29,9 @@ async function practices(): Promise<PracticeView[]> {
   return ((await res.json()) as { practices: PracticeView[] }).practices;
 }
 
-async function practice(ods: string): Promise<{ status: string; cause: string | null }> {
-  return (await (await session.fetch(`/api/practices/${ods}`)).json()) as { status: string; cause: string | null };
+interface Fleet { status: string; agents: number; silent: number; expected: number | null; detail: string }
+async function practice(ods: string): Promise<{ status: string; cause: string | null; fleet: Fleet | null }> {
+  return (await (await session.fetch(`/api/practices/${ods}`)).json()) as { status: string; cause: string | null; fleet: Fleet | null };
 }
 
 beforeAll(async () => {
@@ -94,6 +95,16 @@ describe('a bad endpoint update, end to end', () => {
     });
     const sample = await practice(hitFleets[0]!);
     expect(sample.cause).toMatch(/check \w+-fleet: \d+ of \d+ workstations silent \(\d+(\.\d)?%\), down at 50%/);
+    // The practice page's workstation counts come with the practice, counted by the same rule.
+    const fleet = sample.fleet!;
+    expect(fleet.status).toBe('down');
+    expect(fleet.agents).toBeGreaterThanOrEqual(AGENTS[0]);
+    expect(fleet.agents).toBeLessThanOrEqual(AGENTS[1]);
+    expect(fleet.silent / fleet.agents).toBeGreaterThanOrEqual(0.5);
+    expect(sample.cause).toContain(`${fleet.silent} of ${fleet.agents} workstations silent`);
+    expect((await practice(spared[0]!)).fleet).toMatchObject({ status: 'up', silent: 0 });
+    const noFleet = (await practices()).find((p) => !fleetPractices.includes(p.ods))!;
+    expect((await practice(noFleet.ods)).fleet).toBeNull();
     // Fleets the update missed keep reporting.
     for (const ods of spared) expect((await practice(ods)).cause ?? '').not.toContain('workstations');
 

@@ -25,6 +25,8 @@ export interface PracticeDetail extends PracticeView {
   checks: CheckView[];
   report: Report | null;
   availability: { window: '24h' | '7d' | '30d'; availability: number | null }[];
+  /** Its workstations now (null: no agents report to Pulse from this practice). */
+  fleet: { status: 'up' | 'degraded' | 'down' | 'unknown'; agents: number; silent: number; expected: number | null; detail: string } | null;
 }
 
 export interface CheckHistory {
