@@ -96,8 +96,11 @@ describe('time and percentages in words', () => {
     expect(durationInWords(49 * 3_600_000)).toBe('2 days 1 hour');
   });
   it('says since when, with how long', () => {
-    const since = new Date(2026, 4, 1, 9, 5).toISOString();
-    expect(sinceInWords(since, new Date(2026, 4, 1, 9, 45).getTime())).toBe('since 09:05 (40 minutes)');
+    const since = '2026-05-01T08:05:00Z';
+    expect(sinceInWords(since, Date.parse('2026-05-01T08:45:00Z'))).toBe('since 09:05 (40 minutes)');
+    // Same UK day though a different UTC day: 23:30 UTC on 1 July is 00:30 BST on the 2nd.
+    expect(sinceInWords('2026-07-01T23:30:00Z', Date.parse('2026-07-02T08:00:00Z'))).toBe('since 00:30 (8 hours 30 minutes)');
+    expect(sinceInWords('2026-07-01T22:30:00Z', Date.parse('2026-07-02T08:00:00Z'))).toBe('since Wed 1 Jul, 23:30 (9 hours 30 minutes)');
     expect(sinceInWords('nonsense', Date.now())).toBeNull();
   });
   it('never rounds an availability up to 100%', () => {
@@ -247,6 +250,8 @@ describe('chart data', () => {
   it('labels buckets by time of day, or by day over a week', () => {
     expect(bucketLabel(now, '24h')).toMatch(/^\d\d:\d\d$/);
     expect(bucketLabel(now, '7d')).toMatch(/^[A-Z][a-z]{2} \d\d:\d\d$/);
+    expect(bucketLabel(Date.parse('2026-07-01T12:15:00Z'), '24h')).toBe('13:15');
+    expect(bucketLabel(Date.parse('2026-07-01T12:00:00Z'), '7d')).toBe('Wed 13:00');
   });
 });
 

@@ -8,10 +8,12 @@ import {
   causeInWords,
   clockTime,
   dayTime,
+  fromUkInputValue,
   practicesCount,
   shortTime,
   sortIncidents,
   sortPractices,
+  ukInputValue,
 } from '../../web/lib/view';
 
 function practice(ods: string, name: string, status: PracticeView['status']): PracticeView {
@@ -55,8 +57,8 @@ describe('cause in words', () => {
 });
 
 describe('clock time', () => {
-  it('is HH:MM:SS, 24-hour', () => {
-    expect(clockTime(new Date(2026, 4, 1, 14, 3, 9).getTime())).toBe('14:03:09');
+  it('is HH:MM:SS, 24-hour, in UK time', () => {
+    expect(clockTime('2026-05-01T13:03:09Z')).toBe('14:03:09');
     expect(clockTime(null)).toBe('—');
   });
 });
@@ -84,7 +86,7 @@ describe('open incidents', () => {
   });
 
   it('shows when an incident opened as HH:MM, 24-hour', () => {
-    expect(shortTime(new Date(2026, 4, 1, 14, 3, 9).getTime())).toBe('14:03');
+    expect(shortTime('2026-05-01T13:03:09Z')).toBe('14:03');
     expect(shortTime('not a time')).toBe('—');
   });
 });
@@ -100,9 +102,35 @@ describe('backup mode and reasons in words', () => {
   it('counts practices in words, and dates with day and time', () => {
     expect(practicesCount(1)).toBe('1 practice');
     expect(practicesCount(0)).toBe('0 practices');
-    expect(dayTime(new Date(2026, 10, 27, 9, 5).getTime())).toBe('27 Nov, 09:05');
+    expect(dayTime('2026-11-27T09:05:00Z')).toBe('27 Nov, 09:05');
     expect(dayTime(null)).toBe('—');
     expect(dayTime('nonsense')).toBe('—');
+  });
+});
+
+describe('times are UK time, whatever zone the display runs in', () => {
+  // This machine (and many a wall PC or kiosk) runs on UTC; the NHS works in GMT/BST.
+  it('shows a summer (BST) instant an hour ahead of UTC, and a winter one as GMT', () => {
+    expect(dayTime('2026-07-01T12:00:00Z')).toBe('1 Jul, 13:00');
+    expect(shortTime('2026-07-01T23:30:00Z')).toBe('00:30');
+    expect(clockTime('2026-07-01T12:00:05Z')).toBe('13:00:05');
+    expect(dayTime('2026-01-15T12:00:00Z')).toBe('15 Jan, 12:00');
+  });
+  it('fills a datetime-local field in UK time and reads it back as the same instant', () => {
+    expect(ukInputValue(Date.parse('2026-07-01T12:00:00Z'))).toBe('2026-07-01T13:00');
+    expect(ukInputValue(Date.parse('2026-01-15T12:00:00Z'))).toBe('2026-01-15T12:00');
+    expect(fromUkInputValue('2026-07-01T13:00')).toBe(Date.parse('2026-07-01T12:00:00Z'));
+    expect(fromUkInputValue('2026-01-15T12:00')).toBe(Date.parse('2026-01-15T12:00:00Z'));
+    expect(fromUkInputValue('2026-07-01T13:00:00')).toBe(Date.parse('2026-07-01T12:00:00Z'));
+  });
+  it('reads the clock-change hours sensibly and refuses what is not a time', () => {
+    // 25 Oct 2026: 01:30 happens twice; the first is BST.
+    expect(fromUkInputValue('2026-10-25T01:30')).toBe(Date.parse('2026-10-25T00:30:00Z'));
+    // 29 Mar 2026: 01:30 never happens; read as GMT (02:30 BST).
+    expect(fromUkInputValue('2026-03-29T01:30')).toBe(Date.parse('2026-03-29T01:30:00Z'));
+    expect(fromUkInputValue('')).toBeNaN();
+    expect(fromUkInputValue('2026-02-30T10:00')).toBeNaN();
+    expect(fromUkInputValue('tomorrow')).toBeNaN();
   });
 });
 

@@ -68,18 +68,24 @@ export function causeInWords(cause: string | null, services: Readonly<Record<str
   return `${service.name} ${SERVICE_IS[service.status]}`;
 }
 
-const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+/**
+ * The NHS in England works in UK time, so every time on screen is Europe/London (GMT or BST)
+ * whatever zone the display's own clock is set to (a wall PC or kiosk is often left on UTC).
+ */
+export const UK_TIME_ZONE = 'Europe/London';
 
-/** HH:MM:SS in the display's local time; an em dash when there is no time yet. */
+const clock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZone: UK_TIME_ZONE });
+
+/** HH:MM:SS in UK time; an em dash when there is no time yet. */
 export function clockTime(at: string | number | null): string {
   if (at === null) return '—';
   const date = new Date(at);
   return Number.isNaN(date.getTime()) ? '—' : clock.format(date);
 }
 
-const shortClock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false });
+const shortClock = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: UK_TIME_ZONE });
 
-/** HH:MM in the display's local time; an em dash when the time cannot be read. */
+/** HH:MM in UK time; an em dash when the time cannot be read. */
 export function shortTime(at: string | number): string {
   const date = new Date(at);
   return Number.isNaN(date.getTime()) ? '—' : shortClock.format(date);
@@ -145,13 +151,48 @@ const dateTime = new Intl.DateTimeFormat('en-GB', {
   hour: '2-digit',
   minute: '2-digit',
   hour12: false,
+  timeZone: UK_TIME_ZONE,
 });
 
-/** "27 Nov, 14:05" in the display's local time; an em dash when missing or unreadable. */
+/** "27 Nov, 14:05" in UK time; an em dash when missing or unreadable. */
 export function dayTime(at: string | number | null): string {
   if (at === null) return '—';
   const date = new Date(at);
   return Number.isNaN(date.getTime()) ? '—' : dateTime.format(date);
+}
+
+const ukFields = new Intl.DateTimeFormat('en-GB', {
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  hourCycle: 'h23',
+  timeZone: UK_TIME_ZONE,
+});
+
+/** An instant as the value of an `<input type="datetime-local">` read in UK time ("2026-07-01T13:00"). */
+export function ukInputValue(at: number): string {
+  const parts: Record<string, string> = {};
+  for (const part of ukFields.formatToParts(new Date(at))) parts[part.type] = part.value;
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+
+/**
+ * A `datetime-local` value typed in UK time as an instant (ms); NaN when it is not one. In the
+ * autumn's repeated hour it is the first (BST) one; a time in spring's skipped hour reads as GMT.
+ */
+export function fromUkInputValue(value: string): number {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d)(?::\d\d(?:\.\d+)?)?$/.exec(value);
+  if (!m) return NaN;
+  const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]));
+  const typed = `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}`;
+  // The UK is an hour ahead of UTC (BST) or on it (GMT).
+  for (const ahead of [60, 0]) {
+    const at = wall - ahead * 60_000;
+    if (ukInputValue(at) === typed) return at;
+  }
+  return ukInputValue(wall).slice(0, 10) === typed.slice(0, 10) ? wall : NaN;
 }
 
 /** What the console may offer someone: the server decides, this only hides what it would refuse. */

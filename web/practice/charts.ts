@@ -1,6 +1,7 @@
 // A check's per-minute history (GET /api/checks/{id}/history) shaped for its two charts:
 // latency and availability in fixed buckets over 24 hours or 7 days. Pure: the clock comes in.
 // Buckets with no results stay empty (null), so a gap shows as a gap, never as "fine".
+import { UK_TIME_ZONE } from '../lib/view';
 
 export interface MinuteSummary {
   minute: string;
@@ -128,10 +129,10 @@ export function summarise(buckets: readonly Bucket[]): ChartSummary {
   };
 }
 
-const hhmm = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false });
-const dayHour = new Intl.DateTimeFormat('en-GB', { weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
+const hhmm = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: UK_TIME_ZONE });
+const dayHour = new Intl.DateTimeFormat('en-GB', { weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false, timeZone: UK_TIME_ZONE });
 
-/** An x-axis label: "14:15" over 24 hours, "Tue 14:00" over 7 days (local time). */
+/** An x-axis label: "14:15" over 24 hours, "Tue 14:00" over 7 days (UK time). */
 export function bucketLabel(start: number, period: Period): string {
   return (period === '24h' ? hhmm : dayHour).format(new Date(start));
 }

@@ -3,6 +3,7 @@
 // is given in words a practice manager reads at a glance.
 import type { PracticeView, ServiceView } from '../../server/live/protocol';
 import type { StatusLevel } from '../../server/status/types';
+import { UK_TIME_ZONE, dayTime } from '../lib/view';
 
 /** How alarming a sentence is; the page maps it to an NHS tag or card colour. */
 export type Tone = 'good' | 'info' | 'warning' | 'bad';
@@ -151,7 +152,7 @@ export function situation(practice: Pick<PracticeView, 'ods' | 'status' | 'cause
   const maintenance = /^maintenance until (\S+): (.*)$/s.exec(cause);
   if (maintenance) {
     const until = new Date(maintenance[1]!);
-    const when = Number.isNaN(until.getTime()) ? maintenance[1] : until.toLocaleString('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+    const when = Number.isNaN(until.getTime()) ? maintenance[1] : dayTime(until.getTime());
     return { headline: `Planned maintenance until ${when}: ${maintenance[2]}`, more: [], tone };
   }
   const parts = causeParts(cause).map((part) => checkPartInWords(part, ods, status));
@@ -170,14 +171,15 @@ export function durationInWords(ms: number): string {
   return hours % 24 === 0 ? plural(days, 'day') : `${plural(days, 'day')} ${plural(hours % 24, 'hour')}`;
 }
 
-const hhmm = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false });
-const dayHhmm = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
+const hhmm = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false, timeZone: UK_TIME_ZONE });
+const dayHhmm = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hour12: false, timeZone: UK_TIME_ZONE });
+const ukDay = new Intl.DateTimeFormat('en-GB', { year: 'numeric', month: 'numeric', day: 'numeric', timeZone: UK_TIME_ZONE });
 
 /** "since 14:05 (40 minutes)"; a day and date when it began on another day. Null when unreadable. */
 export function sinceInWords(since: string, now: number): string | null {
   const at = new Date(since);
   if (Number.isNaN(at.getTime())) return null;
-  const sameDay = new Date(now).toDateString() === at.toDateString();
+  const sameDay = ukDay.format(new Date(now)) === ukDay.format(at);
   return `since ${(sameDay ? hhmm : dayHhmm).format(at)} (${durationInWords(now - at.getTime())})`;
 }
 

@@ -1,6 +1,7 @@
 // The wall's trend: reads GET /api/trend into the series the chart draws (practices down and
 // degraded per bucket) and the incident marks. The one edge where that JSON becomes types;
 // anything unexpected is an error with what was wrong, never a half-drawn chart.
+import { shortTime } from '../lib/view';
 export interface TrendSeries {
   /** Bucket starts, epoch ms. */
   times: number[];
@@ -77,7 +78,7 @@ export function describeTrend(series: TrendSeries): string {
   const now = series.down.at(-1) ?? 0;
   const hours = Math.round((series.times.length * series.bucketMinutes) / 60);
   const incidents = series.incidents.length;
-  const at = new Date(peakAt).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false });
+  const at = shortTime(peakAt);
   return (
     `Practices down over the last ${hours} hours: ${peak === 0 ? 'none' : `peak ${peak} at ${at}`}, ${now} now; ` +
     `${series.degraded.at(-1) ?? 0} degraded now; ${incidents} ${incidents === 1 ? 'incident' : 'incidents'} opened.`
