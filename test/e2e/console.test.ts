@@ -413,6 +413,14 @@ describe('operations console in Chromium', () => {
     await dialog.locator('[data-testid="backup-confirm"]').click();
     await dialog.locator('[data-testid="backup-result"]').waitFor({ timeout: 10_000 });
     await dialog.getByRole('button', { name: 'Done' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    // The tile's button was re-drawn (or the tile left the filtered list): focus goes back to
+    // that practice or to the list's heading, never to <body> (the top of the page).
+    const focused = await page.evaluate((o) => {
+      const el = document.activeElement;
+      return el === null || el === document.body ? 'body' : el.closest(`[data-ods="${o}"]`) ? 'tile' : el.id;
+    }, ods);
+    expect(['tile', 'practices-heading']).toContain(focused);
     await waitFor('the practice leaving backup mode', async () => {
       const body = await rest.get<{ mode: string }>(`/api/practices/${ods}/backup`);
       return body.mode === 'leaving' || body.mode === 'normal';

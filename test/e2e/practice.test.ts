@@ -187,6 +187,8 @@ describe('the practice manager’s view in Chromium', () => {
     await page.locator('[data-testid="switch-confirm-yes"]').click();
 
     await page.locator('[data-testid="backup"]:is([data-mode="entering"], [data-mode="backup"])').waitFor({ timeout: 10_000 });
+    // The button pressed is gone with the form: focus lands on the backup card, not the page's top.
+    await page.waitForFunction(() => document.activeElement?.id === 'backup-heading', undefined, { timeout: 5_000 });
     expect(await page.locator('[data-testid="backup-reason"]').innerText()).toContain('EMIS Web down across the region');
     expect(await page.locator('[data-testid="backup-action"]').count()).toBeGreaterThan(0);
 
