@@ -85,6 +85,8 @@ describe('operations console in Chromium', () => {
     const target = sim.practices[3]!;
     await page.fill('[data-testid="filter-q"]', target.ods.toLowerCase());
     await page.locator('[data-testid="practice-count"][data-matching="1"]').waitFor();
+    // A change of search is said to screen readers (the count in a polite live region).
+    expect(await page.locator('[data-testid="practice-count-announce"][role="status"]').innerText()).toBe(`1 practice of ${all} match.`);
     expect(await tileOds()).toEqual([target.ods]);
     expect(new URL(page.url()).searchParams.get('q')).toBe(target.ods.toLowerCase());
 
@@ -165,8 +167,25 @@ describe('operations console in Chromium', () => {
   });
 
   it('shows an EMIS Web outage in the supplier roll-up with the number of practices it takes down', async () => {
+    // Filtered to "down", the count on screen follows every delta of the outage; the live
+    // region a screen reader hears must not (it speaks when the filters change, not per delta).
+    await page.goto(`${pulse.url}/?status=down`);
+    await page.locator('[data-testid="practice-count"]').waitFor({ timeout: 10_000 });
+    await page.evaluate(() => {
+      const w = window as unknown as { announced: string[] };
+      w.announced = [];
+      const regions = document.querySelectorAll('.practices [role="status"], .practices [aria-live], .practices [role="alert"]');
+      const observer = new MutationObserver(() => regions.forEach((r) => w.announced.push(r.textContent ?? '')));
+      regions.forEach((r) => observer.observe(r, { childList: true, characterData: true, subtree: true }));
+    });
     sim.play('emis-web-outage', { durationMs: 120_000 });
     const emis = page.locator(`[data-testid="service"][data-id="emis-web"][data-status="down"][data-affected="${emisOds.length}"]`);
+    await emis.waitFor({ timeout: 15_000 });
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="practice-count"]')?.getAttribute('data-matching')) >= n, emisOds.length, {
+      timeout: 15_000,
+    });
+    expect(await page.evaluate(() => (window as unknown as { announced: string[] }).announced)).toEqual([]);
+    await page.goto(pulse.url);
     await emis.waitFor({ timeout: 15_000 });
     expect(await emis.innerText()).toContain(`${emisOds.length} practices affected`);
     expect(await page.locator('[data-testid="service"][data-id="systmone"]').getAttribute('data-affected')).toBe('0');
