@@ -265,6 +265,44 @@ describe('the practice manager’s view in Chromium', () => {
     expect(await violations(viewer)).toEqual([]);
   });
 
+  it('keeps a tick when an older read of backup mode answers after it', async () => {
+    const p = await openAs('pm', `/practice/${ods}`);
+    await status(p).and(p.locator('[data-status="up"]')).waitFor({ timeout: 15_000 });
+    const item = p.locator('input[data-testid="readiness-item"]').first();
+    await item.waitFor({ timeout: 10_000 });
+    const was = await item.isChecked();
+
+    // The next read of backup mode is answered by the real server at once but delivered late,
+    // as on a slow network; a tick is made and answered meanwhile.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let asked = () => {};
+    const askedOnce = new Promise<void>((resolve) => (asked = resolve));
+    await p.route(`**/api/practices/${ods}/backup`, async (route) => {
+      const response = await route.fetch();
+      asked();
+      await released;
+      await route.fulfill({ response });
+    });
+    // A status change on the live feed makes the page read backup mode again.
+    await p.locator('[data-testid="report-down"]').click();
+    await askedOnce;
+    const ticked = p.waitForResponse((r) => r.url().includes(`/backup/readiness/`) && r.request().method() === 'POST');
+    await item.click();
+    expect((await ticked).ok()).toBe(true);
+    await p.waitForFunction((want) => (document.querySelector('input[data-testid="readiness-item"]') as HTMLInputElement | null)?.checked === want, !was);
+
+    const late = p.waitForResponse((r) => r.url().endsWith(`/api/practices/${ods}/backup`));
+    release();
+    await late;
+    await p.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    expect(await item.isChecked()).toBe(!was);
+
+    await p.unroute(`**/api/practices/${ods}/backup`);
+    await p.locator('[data-testid="report-back"]').click();
+    await status(p).and(p.locator('[data-status="up"]')).waitFor({ timeout: 15_000 });
+  });
+
   it('tells a manager of another practice plainly that this one is not theirs', async () => {
     const stranger = await openAs('pm-other', `/practice/${ods}`);
     const error = stranger.locator('[data-testid="practice-error"]');
