@@ -493,4 +493,36 @@ describe('operations console in Chromium', () => {
     await phone.close();
     sim.restoreAll();
   });
+
+  it('keeps a note just added when an older read of the incident answers after it', async () => {
+    await page.goto(`${pulse.url}/incidents/${incidentId}`);
+    await page.locator('[data-testid="note-text"]').waitFor({ timeout: 15_000 });
+    // The recovery changes the incident on the live feed, so the page reads it again: the first
+    // such read is answered by the real server at once but delivered late, as on a slow network.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let asked = () => {};
+    const askedOnce = new Promise<void>((resolve) => (asked = resolve));
+    let held = false;
+    await page.route(`**/api/incidents/${incidentId}`, async (route) => {
+      if (held) return route.continue();
+      held = true;
+      const response = await route.fetch();
+      asked();
+      await released;
+      await route.fulfill({ response });
+    });
+    await askedOnce;
+    await page.fill('[data-testid="note-text"]', 'Recovery confirmed by the supplier');
+    await page.click('[data-testid="note-submit"]');
+    const notes = page.locator('[data-testid="notes"]', { hasText: 'Recovery confirmed by the supplier' });
+    await notes.waitFor({ timeout: 5_000 });
+
+    const late = page.waitForResponse((r) => r.url().endsWith(`/api/incidents/${incidentId}`));
+    release();
+    await late;
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    expect(await notes.count()).toBe(1);
+    await page.unroute(`**/api/incidents/${incidentId}`);
+  });
 });
