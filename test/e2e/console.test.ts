@@ -491,14 +491,14 @@ describe('operations console in Chromium', () => {
     await phone.screenshot({ path: join(SHOTS, 'incident-phone.png'), fullPage: true });
     expect(await violations(phone)).toEqual([]);
     await phone.close();
-    sim.restoreAll();
   });
 
   it('keeps a note just added when an older read of the incident answers after it', async () => {
     await page.goto(`${pulse.url}/incidents/${incidentId}`);
     await page.locator('[data-testid="note-text"]').waitFor({ timeout: 15_000 });
-    // The recovery changes the incident on the live feed, so the page reads it again: the first
-    // such read is answered by the real server at once but delivered late, as on a slow network.
+    // The recovery (started below, once the page is watching) changes the open incident on the
+    // live feed, so the page reads it again: the first such read is answered by the real server
+    // at once but delivered late, as on a slow network.
     let release = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
     let asked = () => {};
@@ -512,6 +512,8 @@ describe('operations console in Chromium', () => {
       await released;
       await route.fulfill({ response });
     });
+    expect((await rest.get<{ status: string }>(`/api/incidents/${incidentId}`)).status).toBe('open');
+    void sim.restoreAll();
     await askedOnce;
     await page.fill('[data-testid="note-text"]', 'Recovery confirmed by the supplier');
     await page.click('[data-testid="note-submit"]');
