@@ -435,7 +435,9 @@ export function createPulse(deps: PulseDeps) {
     const view = views.practices.get(c.req.param('ods'));
     if (!view) return c.html('<!doctype html><title>Not found</title><p>No practice with that code.</p>', 404);
     const nhs111 = views.services.get(estate.patients.nhs111Service);
-    c.header('Cache-Control', 'public, max-age=60');
+    // Short: a caching proxy absorbs a crowd of patients, and a switch into backup mode
+    // still reaches them within seconds.
+    c.header('Cache-Control', 'public, max-age=15');
     return c.html(
       renderPatientPage({
         practiceName: view.name,

@@ -20,19 +20,12 @@ export const IdParam = z.object({
   id: z.string().min(1).max(200).openapi({ param: { name: 'id', in: 'path' }, example: 'emis-web' }),
 });
 
-export const Counts = z
-  .object({
-    down: z.number().int(),
-    unknown: z.number().int(),
-    suspected: z.number().int(),
-    degraded: z.number().int(),
-    recovering: z.number().int(),
-    maintenance: z.number().int(),
-    up: z.number().int(),
-    backup: z.number().int(),
-    total: z.number().int(),
-  })
-  .openapi('Counts');
+/** A count per status level, in the engine's order (worst first). */
+export const StatusCounts = z.object(
+  Object.fromEntries(STATUS_LEVELS.map((s) => [s, z.number().int()])) as Record<(typeof STATUS_LEVELS)[number], z.ZodNumber>,
+);
+
+export const Counts = StatusCounts.extend({ backup: z.number().int(), total: z.number().int() }).openapi('Counts');
 
 export const Practice = z
   .object({

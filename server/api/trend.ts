@@ -8,7 +8,7 @@ import type { Incident } from '../incidents/types';
 import type { StatusLevel } from '../status/types';
 import type { AppEnv } from '../auth/middleware';
 import type { ApiContext } from './context';
-import { errors, json } from './schemas';
+import { StatusCounts, errors, json } from './schemas';
 
 const MIN = 60_000;
 /** Each window with its bucket size: about 300 buckets at most, so the answer stays small. */
@@ -22,17 +22,7 @@ export type TrendWindow = keyof typeof TREND_WINDOWS;
 /** Most incidents one answer lists (newest kept): the chart marks them, it is not a report. */
 const MAX_INCIDENTS = 500;
 
-const BucketCounts = z
-  .object({
-    down: z.number().int(),
-    unknown: z.number().int(),
-    suspected: z.number().int(),
-    degraded: z.number().int(),
-    recovering: z.number().int(),
-    maintenance: z.number().int(),
-    up: z.number().int(),
-  })
-  .openapi('TrendCounts');
+const BucketCounts = StatusCounts.openapi('TrendCounts');
 
 const TrendIncident = z
   .object({

@@ -2,8 +2,8 @@
 // (CSRF token, and a 401 sends the page back to sign-in) when the page was given one; else
 // through the same `apiRequest`, with the CSRF token read once from `/api/auth/me`. Effects
 // only: what to ask and what to show is the caller's; what is allowed is the server's.
+import type { IncidentSummary } from '../lib/incident';
 import { ApiError, apiRequest, parseMe, type Session } from '../lib/session.svelte';
-import type { IncidentView } from '../../server/live/protocol';
 
 export type Api = <T>(path: string, init?: RequestInit) => Promise<T>;
 
@@ -40,17 +40,7 @@ export interface TimelineEntry {
   by?: string;
 }
 
-export interface IncidentDetail {
-  id: number;
-  key: string;
-  kind: IncidentView['kind'];
-  title: string;
-  status: 'open' | 'resolved';
-  severity: 'down' | 'degraded';
-  openedAt: string;
-  resolvedAt: string | null;
-  affected: string[];
-  peakAffected: number;
+export interface IncidentDetail extends IncidentSummary {
   subjects: string[];
   timeline: TimelineEntry[];
   references: { system: string; reference: string; by: string; at: string }[];

@@ -1,17 +1,8 @@
 // The incidents that touch one practice, from GET /api/incidents (already scoped to the
 // caller by the server): open ones first, then the newest. Pure.
-export interface IncidentSummary {
-  id: number;
-  key: string;
-  kind: 'service' | 'practice' | 'pcn';
-  title: string;
-  status: 'open' | 'resolved';
-  severity: 'down' | 'degraded';
-  openedAt: string;
-  resolvedAt: string | null;
-  affected: string[];
-  peakAffected: number;
-}
+import type { IncidentSummary } from '../lib/incident';
+
+export type { IncidentSummary };
 
 export function incidentsOf(incidents: readonly IncidentSummary[], ods: string): IncidentSummary[] {
   return incidents
