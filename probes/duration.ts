@@ -1,6 +1,6 @@
 // Durations in check options (`degradedAfter: 2s`, `ttl: 5m`): `500ms`, `30s`, `2m`, `1h`.
-// The same grammar as the estate file's interval/timeout (server/config/duration.ts);
-// a copy, because probes/ must never import from server/. Pure.
+// The same grammar as the estate file's interval/timeout: server/config/duration.ts
+// re-exports this parser (probes/ never imports from server/, so it lives here). Pure.
 import { z } from 'zod';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };

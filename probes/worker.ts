@@ -4,8 +4,7 @@
 // a bound) until SIGTERM/SIGINT.
 // It must never decide what a result means (the server does), never print a
 // stack trace or the token, and never start anything merely by being imported.
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { isEntryPoint } from './entry';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { WORKER_PROTOCOL_VERSION, type ServerToWorker, type WorkerToServer } from './protocol';
@@ -385,17 +384,7 @@ async function main(): Promise<void> {
   }
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   main().catch((err: unknown) => {
     process.stderr.write(`pulse worker: ${describeError(err)}\n`);
     process.exit(1);

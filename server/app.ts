@@ -25,7 +25,7 @@ import { HistoryRecorder } from './history/recorder';
 import { pruneOnce } from './history/retention';
 import { IncidentTracker, changedSubjects, estateNames, subjectState, type Incident, type IncidentEvent } from './incidents';
 import type { IncidentView } from './live/protocol';
-import { incidentRoutes } from './api/incidents';
+import { incidentRoutes, incidentSummary } from './api/incidents';
 import { historyRoutes } from './api/history';
 import { trendRoutes } from './api/trend';
 import { authRoutes } from './api/auth';
@@ -37,7 +37,7 @@ import { requestLog } from './log';
 import { createOidcClient } from './auth/oidc';
 import { readSecretRef } from './auth/oidc-config';
 import { authenticate, principalOf, requires, type AppEnv, type AuthDeps, SESSION_COOKIE } from './auth/middleware';
-import { canSee, scopeOf, type Permission } from './auth/permissions';
+import { scopeOf, type Permission } from './auth/permissions';
 import { LoginThrottle } from './auth/throttle';
 import type { User } from './auth/types';
 import { secureHeaders } from 'hono/secure-headers';
@@ -583,16 +583,8 @@ export function createPulse(deps: PulseDeps) {
 
 export type Pulse = ReturnType<typeof createPulse>;
 
+/** An incident on the live feed: its REST summary with the number of practices, not the list. */
 export function incidentView(i: Incident): IncidentView {
-  return {
-    id: i.id,
-    key: i.key,
-    kind: i.kind,
-    title: i.title,
-    status: i.status,
-    severity: i.severity,
-    openedAt: new Date(i.openedAt).toISOString(),
-    resolvedAt: i.resolvedAt === null ? null : new Date(i.resolvedAt).toISOString(),
-    affected: i.affected.length,
-  };
+  const { affected, peakAffected: _peak, ...rest } = incidentSummary(i);
+  return { ...rest, affected: affected.length };
 }

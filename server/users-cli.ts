@@ -3,13 +3,13 @@
 // `cli:<os user>`, in the same transaction as the change itself.
 // Bad input ends with one line on stderr and exit code 2; never a stack trace. Generated
 // passwords are printed once and stored only as scrypt hashes.
-import { existsSync, realpathSync, writeFileSync } from 'node:fs';
+import { isEntryPoint } from '../probes/entry';
+import { existsSync, writeFileSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AUDIT_EXPORT_FORMATS, auditExport, readWholeAuditLog, type AuditExportFormat } from './auth/audit-export';
 import { checkPasswordPolicy, hashPassword, type HashOptions } from './auth/password';
@@ -652,17 +652,7 @@ async function run(
   }
 }
 
-function isEntryPoint(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
+if (isEntryPoint(import.meta.url)) {
   void runUsersCli(process.argv.slice(2), {
     env: process.env,
     out: (line) => process.stdout.write(`${line}\n`),

@@ -2,11 +2,11 @@
 // sign-in, failed sign-in, token change and break-glass use is written to the audit log.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { deleteCookie, setCookie } from 'hono/cookie';
+import { deleteCookie } from 'hono/cookie';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { isIP } from 'node:net';
 import { AUDIT_EXPORT_FORMATS, auditExport, auditExportFilename, readWholeAuditLog } from '../auth/audit-export';
-import { SESSION_COOKIE, type AppEnv } from '../auth/middleware';
+import { SESSION_COOKIE, setSessionCookie, type AppEnv } from '../auth/middleware';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../auth/password';
 import type { LoginThrottle } from '../auth/throttle';
 import type { ApiToken, User } from '../auth/types';
@@ -125,13 +125,7 @@ export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
       if (needsRehash(found.passwordHash!)) await ctx.accounts.updateUser(found.user.id, { passwordHash: await hashPassword(password) });
       // A fresh session on every sign-in: a session id planted before sign-in is worthless.
       const { secret, session } = await ctx.accounts.createSession(found.user.id, now, opts.sessionTtlMs);
-      setCookie(c, SESSION_COOKIE, secret, {
-        httpOnly: true,
-        sameSite: 'Lax',
-        secure: opts.secureCookies,
-        path: '/',
-        maxAge: Math.floor(opts.sessionTtlMs / 1000),
-      });
+      setSessionCookie(c, secret, { ttlMs: opts.sessionTtlMs, secure: opts.secureCookies });
       await audit(c, found.user.breakGlass ? 'auth.breakglass.used' : 'auth.signin', `user:${found.user.username}`, { address }, found.user.username);
       if (found.user.breakGlass) opts.onBreakGlass(found.user, address);
       return c.json({ user: userView(found.user), csrf: session.csrf }, 200);

@@ -42,7 +42,7 @@ const IncidentDetail = IncidentSummary.extend({
 }).openapi('Incident');
 
 const iso = (ms: number) => new Date(ms).toISOString();
-function summary(i: Incident): z.infer<typeof IncidentSummary> {
+export function incidentSummary(i: Incident): z.infer<typeof IncidentSummary> {
   return {
     id: i.id,
     key: i.key,
@@ -58,7 +58,7 @@ function summary(i: Incident): z.infer<typeof IncidentSummary> {
 }
 function detail(i: Incident): z.infer<typeof IncidentDetail> {
   return {
-    ...summary(i),
+    ...incidentSummary(i),
     subjects: i.subjects,
     timeline: i.timeline.map((e) => ({ at: iso(e.at), type: e.type, text: e.text, ...(e.by ? { by: e.by } : {}) })),
     references: i.references.map((r) => ({ ...r, at: iso(r.at) })),
@@ -104,7 +104,7 @@ export function incidentRoutes(ctx: ApiContext) {
           ? ctx.incidents.open().sort((a, b) => b.openedAt - a.openedAt).slice(q.offset, q.offset + q.limit)
           : await ctx.store.incidents.recentIncidents(q.limit, q.offset);
       const sees = ctx.sees(c);
-      return c.json({ incidents: list.flatMap((i) => scoped(i, sees)).map(summary) }, 200);
+      return c.json({ incidents: list.flatMap((i) => scoped(i, sees)).map(incidentSummary) }, 200);
     },
   );
 

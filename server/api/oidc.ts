@@ -4,7 +4,7 @@
 import { Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AppEnv } from '../auth/middleware';
-import { SESSION_COOKIE } from '../auth/middleware';
+import { setSessionCookie } from '../auth/middleware';
 import { mapClaims } from '../auth/claims';
 import type { OidcConfig } from '../auth/oidc-config';
 import { OidcError, type OidcClient, type PendingSignIn } from '../auth/oidc';
@@ -74,13 +74,7 @@ export function oidcRoutes(ctx: ApiContext, oidc: OidcClient, config: OidcConfig
         await audit('user.create', `user:${username}`, { ...scope }, 'oidc');
       }
       const { secret } = await ctx.accounts.createSession(user.id, ctx.now(), opts.sessionTtlMs);
-      setCookie(c, SESSION_COOKIE, secret, {
-        httpOnly: true,
-        sameSite: 'Lax',
-        secure: opts.secureCookies,
-        path: '/',
-        maxAge: Math.floor(opts.sessionTtlMs / 1000),
-      });
+      setSessionCookie(c, secret, { ttlMs: opts.sessionTtlMs, secure: opts.secureCookies });
       await audit('auth.signin', `user:${username}`, { grantedBy: mapped.grantedBy, unused: mapped.unused }, username);
       return c.redirect('/', 302);
     } catch (err) {

@@ -2,12 +2,17 @@
 // whether a route's declared permission lets them in, and the cross-site checks on anything
 // that changes state. Answers 401/403 as JSON; never leaks what the caller may not see.
 import type { Context, MiddlewareHandler } from 'hono';
-import { getCookie } from 'hono/cookie';
+import { getCookie, setCookie } from 'hono/cookie';
 import type { Estate } from '../config/estate';
 import { decide, type Permission, type Principal } from './permissions';
 import type { AccountStore } from './types';
 
 export const SESSION_COOKIE = 'pulse_session';
+
+/** Sets a new session's cookie: HttpOnly, SameSite=Lax, for the whole site, as long as the session. */
+export function setSessionCookie(c: Context, secret: string, opts: { ttlMs: number; secure: boolean }): void {
+  setCookie(c, SESSION_COOKIE, secret, { httpOnly: true, sameSite: 'Lax', secure: opts.secure, path: '/', maxAge: Math.floor(opts.ttlMs / 1000) });
+}
 
 export type AppEnv = { Variables: { principal: Principal; sessionSecret: string | undefined } };
 

@@ -4,11 +4,8 @@
 // webhook secrets and the Notify API key are references to an environment variable or file.
 import { z } from 'zod';
 import { secretRef, type SecretRef } from '../../probes/secrets';
-import { parseFleetDuration } from '../fleet/config';
+import { durationWithDays as duration, parseFleetDuration } from '../fleet/config';
 
-const duration = z.string().refine((s) => parseFleetDuration(s) !== null, {
-  message: 'expected a duration such as 30s, 20m, 1h or 180d',
-});
 
 const itemId = z
   .string()

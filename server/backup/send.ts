@@ -2,13 +2,19 @@
 // configured sender. Everything it needs was written into the action's payload when the
 // switch was recorded; only secrets are read now (from the environment or a file), so a
 // rotated secret is used and none is ever stored in the outbox.
-import { resolveSecret } from '../../probes/secrets';
+import { resolveSecret, type ResolvedSecret, type SecretRef } from '../../probes/secrets';
 import type { OutboxItem } from '../store/sqlite/outbox';
 import type { Logger } from '../log';
 import type { BackupConfig } from './config';
 import { govukNotifySender, logSender, type NotifySender } from './notify';
 import type { NotifyPayload, WebhookPayload } from './service';
 import { sendWebhook, type SendResult } from './webhook';
+
+/** A secret read on the Pulse server (resolveSecret words its failures for a probe worker). */
+async function serverSecret(ref: SecretRef, now: () => number): Promise<ResolvedSecret> {
+  const secret = await resolveSecret(ref, now);
+  return secret.ok ? secret : { ok: false, detail: secret.detail.replace(/ on this worker$/, ' on the Pulse server') };
+}
 
 export interface ActionSenderDeps {
   notify: NotifySender;
@@ -29,9 +35,9 @@ export function actionSender(deps: ActionSenderDeps): (item: OutboxItem) => Prom
 async function sendOne(item: OutboxItem, deps: ActionSenderDeps): Promise<SendResult> {
   if (item.kind === 'webhook') {
     const p = item.payload as WebhookPayload;
-    const secret = await resolveSecret(p.secret, deps.now);
+    const secret = await serverSecret(p.secret, deps.now);
     // Retryable: the secret may be provided (file mounted, variable set on restart) before the give-up limit.
-    if (!secret.ok) return { ok: false, retryable: true, error: `webhook secret: ${secret.detail.replace(/ on this worker$/, ' on the Pulse server')}` };
+    if (!secret.ok) return { ok: false, retryable: true, error: `webhook secret: ${secret.detail}` };
     return sendWebhook({
       url: p.url,
       secret: secret.value,
@@ -72,8 +78,8 @@ export function configuredNotifySender(
   return {
     kind: 'govuk-notify',
     async send(message) {
-      const key = await resolveSecret(config.apiKey, now);
-      if (!key.ok) return { ok: false, retryable: true, error: `GOV.UK Notify API key: ${key.detail.replace(/ on this worker$/, ' on the Pulse server')}` };
+      const key = await serverSecret(config.apiKey, now);
+      if (!key.ok) return { ok: false, retryable: true, error: `GOV.UK Notify API key: ${key.detail}` };
       if (cached?.key !== key.value) {
         try {
           cached = { key: key.value, sender: govukNotifySender({ apiKey: key.value.trim(), baseUrl: config.baseUrl, now }) };

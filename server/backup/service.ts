@@ -78,8 +78,6 @@ export interface NotifyPayload {
 const DRAIN_BATCH = 200;
 const DRAIN_BATCHES_PER_ROUND = 25;
 
-export const ACTION_STATES = ['pending', 'retrying', 'done', 'failed'] as const;
-
 export class BackupService {
   private readonly practices = new Map<string, PracticeBackup>();
   private readonly drainer: OutboxDrainer;
@@ -88,7 +86,14 @@ export class BackupService {
   private pumping: Promise<void> | null = null;
   private closed = false;
 
+  /** The practices whose plan enters automatically: the only ones each pump looks at for it. */
+  private readonly autoEntering: { practice: { ods: string }; plan: BackupPlan }[];
+
   constructor(private readonly deps: BackupServiceDeps) {
+    this.autoEntering = [...deps.estate.practices.values()].flatMap((practice) => {
+      const plan = this.planOf(practice.ods);
+      return plan && plan.autoEnterAfterMs !== null ? [{ practice, plan }] : [];
+    });
     this.drainer = new OutboxDrainer({
       outbox: deps.store.outbox,
       send: deps.send,
@@ -355,9 +360,7 @@ export class BackupService {
   private async autoEnter(): Promise<void> {
     const now = this.deps.now();
     const due = new Map<string, { plan: BackupPlan; reasonCode: BackupReasonCode; ods: string[] }>();
-    for (const practice of this.deps.estate.practices.values()) {
-      const plan = this.planOf(practice.ods);
-      if (!plan || plan.autoEnterAfterMs === null) continue;
+    for (const { practice, plan } of this.autoEntering) {
       const status = this.deps.statusOf(practice.ods);
       if (!status) continue;
       const view = { status: status.status, statusSince: status.since, backup: this.get(practice.ods) };

@@ -275,7 +275,7 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
     });
   });
 
-  const plans = new Map<string, BackupConfig['plans'] extends Map<string, infer P> ? P : never>();
+  const plans: BackupConfig['plans'] = new Map();
   data.backup.plans.forEach((plan, i) => {
     if (plans.has(plan.id)) fail(['backup', 'plans', i, 'id'], `duplicate plan id "${plan.id}"`);
     const ids = (items: { id: string }[], field: string) => {

@@ -4,6 +4,7 @@
 // Never holds a token: only a reference to the environment variable or file holding it.
 import { z } from 'zod';
 import { parseDuration } from '../config/duration';
+import type { SecretRef } from '../../probes/secrets';
 
 /** More agents than this in one practice are refused: memory stays bounded whatever agents send. */
 export const MAX_AGENTS_PER_PRACTICE = 500;
@@ -21,12 +22,13 @@ export function parseFleetDuration(text: string): number | null {
   return Number.isFinite(ms) && ms > 0 ? ms : null;
 }
 
-const duration = z.string().refine((s) => parseFleetDuration(s) !== null, {
+/** A duration in the estate's units or days; shared with the backup plans' durations. */
+export const durationWithDays = z.string().refine((s) => parseFleetDuration(s) !== null, {
   message: 'expected a duration such as 500ms, 30s, 2m, 1h or 7d',
 });
 
 /** Where a secret lives. The value itself is never written in the estate file. */
-export type SecretRef = { env: string } | { file: string };
+export type { SecretRef };
 
 const LITERAL_TOKEN =
   'expected { env: VARIABLE } or { file: /path/to/file }: the practice token must not be written in the estate file';
@@ -76,7 +78,7 @@ export interface FleetConfig extends FleetRules {
 export const fleetSchema = z
   .object({
     token: tokenRef,
-    interval: duration.default('60s'),
+    interval: durationWithDays.default('60s'),
     silentAfter: z.number().int('expected a whole number of intervals').min(1).max(100).default(3),
     degradedAt: share.default(0.2),
     downAt: share.default(0.5),
@@ -86,7 +88,7 @@ export const fleetSchema = z
       .min(1)
       .max(MAX_AGENTS_PER_PRACTICE, `expected at most ${MAX_AGENTS_PER_PRACTICE} workstations per practice`)
       .optional(),
-    forgetAfter: duration.default('7d'),
+    forgetAfter: durationWithDays.default('7d'),
   })
   .strict()
   .superRefine((v, ctx) => {

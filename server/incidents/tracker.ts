@@ -29,7 +29,6 @@ import {
   type ReferenceInput,
   type ReferenceSystem,
   type SubjectState,
-  type TimelineEntry,
 } from './types';
 
 export interface IncidentTrackerOptions {

@@ -174,7 +174,7 @@ export class AgentRunner {
   constructor(
     private readonly options: ResolvedAgentsOptions,
     plan: ReadonlyMap<string, number>,
-    private readonly seed: number,
+    seed: number,
     private readonly clock: SimulatorClock,
     /** Share of the practice's agents silenced right now (0 = none). */
     private readonly silentShare: (ods: string) => number,

@@ -114,7 +114,7 @@ export class SqliteOutbox implements OutboxStore {
   private readonly insertMany;
   private readonly countsByRun;
 
-  constructor(private readonly db: Db) {
+  constructor(db: Db) {
     migrate(db, OUTBOX_MIGRATIONS);
     this.insert = db.prepare(
       `INSERT INTO outbox (idempotency_key, ods, run_id, kind, name, payload, state, attempts, next_attempt_at, created_at, updated_at)
