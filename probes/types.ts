@@ -53,9 +53,16 @@ export interface CheckAssignment {
   options: Record<string, unknown>;
 }
 
-/** One result, as reported by a worker. `at` is epoch milliseconds when the run started. */
+/**
+ * One result. `at` is epoch milliseconds when the run started as the worker saw it; the
+ * server replaces it with its own receive time before anything is judged. `location` is
+ * set by the server from the authenticated connection. `impaired`: the observer could not
+ * judge this run (it failed or was slow while the observer itself was stalled, overloaded
+ * or its canary failing): plain words why. Such a result is no evidence about the target.
+ */
 export type CheckResult = ProbeOutcome & {
   checkId: string;
   at: number;
   location: string;
+  impaired?: string;
 };

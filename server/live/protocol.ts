@@ -6,8 +6,12 @@
 // intervals must show its data as stale.
 import type { Mode, StatusLevel } from '../status/types';
 
-/** `ok`; `starting` (no result yet since start); `quiet` (Pulse's own probe results have stopped). */
-export type ProbesState = 'ok' | 'starting' | 'quiet';
+/**
+ * `ok`; `starting` (no result yet since start); `quiet` (Pulse's own probe results have
+ * stopped); `impaired` (Pulse's own view is impaired — an overloaded or stalled probe worker
+ * or server: what it could not judge is shown unknown, and `impaired` on the message says why).
+ */
+export type ProbesState = 'ok' | 'starting' | 'quiet' | 'impaired';
 
 export const LIVE_PROTOCOL_VERSION = 1;
 
@@ -44,8 +48,15 @@ export interface IncidentView {
   id: number;
   /** Root cause: `service:emis-web`, `practice:A81001` or `pcn:<name>`. */
   key: string;
-  kind: 'service' | 'practice' | 'pcn';
+  kind: 'service' | 'practice' | 'pcn' | 'endpoints' | 'pulse';
   title: string;
+  /**
+   * What Pulse found beyond the title, in plain words, or null: for an endpoint-failure
+   * incident the software over-represented among the silent workstations (e.g. `94% of silent
+   * workstations last reported falcon-sensor 7.16.18605 (8% of healthy ones)`); for Pulse's
+   * own incident, what impairs it now.
+   */
+  finding: string | null;
   status: 'open' | 'resolved';
   severity: 'down' | 'degraded';
   openedAt: string;
@@ -61,6 +72,8 @@ export type LiveServerMessage =
       seq: number;
       at: string;
       probes: ProbesState;
+      /** When `probes` is `impaired`: why, in plain words (e.g. `Pulse's probes in local are overloaded: 4.6 s behind`). */
+      impaired?: string | null;
       practices: PracticeView[];
       services: ServiceView[];
       counts: Counts;
@@ -69,6 +82,6 @@ export type LiveServerMessage =
   /** `incidents`: incidents opened, changed or resolved in this tick (a resolved one leaves the open list). */
   | { type: 'delta'; seq: number; at: string; practices: PracticeView[]; services: ServiceView[]; counts: Counts; incidents: IncidentView[] }
   /** `probes`: whether Pulse's own probes are reporting (`quiet`: statuses are going stale). */
-  | { type: 'heartbeat'; seq: number; at: string; probes: ProbesState };
+  | { type: 'heartbeat'; seq: number; at: string; probes: ProbesState; impaired?: string | null };
 
 export type LiveClientMessage = { type: 'resync' };
