@@ -3,13 +3,15 @@
 // practices have agents, how many each and which of them a bad update silences are all
 // deterministic from the seed. Beats are spread over the interval (a phase per agent),
 // timed on the injected clock, sent over one keep-alive agent with bounded concurrency;
-// failing to reach Pulse is counted, never thrown. Posts to loopback only.
+// failing to reach Pulse is counted, never thrown. Each beat carries the agent's `software`
+// map (software.ts) unless asked not to. Posts to loopback only.
 // Never imported by production code.
 import { Agent, request, type ClientRequest } from 'node:http';
 import { z } from 'zod';
 import { MAX_AGENTS_PER_PRACTICE } from '../fleet/config';
 import { seededRandom, shuffled, type PracticeSpec } from './estate';
 import { describeIssue } from './faults';
+import { agentSoftware, type Software } from './software';
 import {
   SimulatorError,
   type AgentPracticeReport,
@@ -125,6 +127,7 @@ const optionsSchema = z
     intervalMs: z.number().int().min(100).max(MAX_INTERVAL_MS).default(DEFAULT_AGENT_INTERVAL_MS),
     practices: z.array(z.string()).optional(),
     concurrency: z.number().int().min(1).max(256).default(DEFAULT_AGENT_CONCURRENCY),
+    software: z.boolean().default(true),
   })
   .strict();
 
@@ -146,6 +149,7 @@ interface SimAgent {
   id: string;
   hostname: string;
   rank: number;
+  software: Software;
   /** Clock time its next beat is due. */
   due: number;
   handle: unknown;
@@ -178,6 +182,11 @@ export class AgentRunner {
     private readonly clock: SimulatorClock,
     /** Share of the practice's agents silenced right now (0 = none). */
     private readonly silentShare: (ods: string) => number,
+    /**
+     * Share of the practice's agents that took the bad endpoint update (0 = none): the same
+     * agents, by silence rank, that the update silences. Fixed for the estate; decides software.
+     */
+    exposedShare: (ods: string) => number = () => 0,
   ) {
     this.base = options.pulseUrl.replace(/\/+$/, '');
     this.timeoutMs = Math.min(options.intervalMs, MAX_REQUEST_MS);
@@ -187,6 +196,7 @@ export class AgentRunner {
       const ranks = silenceRanks(ods, count, seed);
       const phase = seededRandom((seed ^ hash(ods) ^ 0x9a5e) >>> 0);
       const agents: SimAgent[] = [];
+      const exposed = Math.min(count, Math.round(count * exposedShare(ods)));
       for (let i = 0; i < count; i++) {
         const nn = String(i + 1).padStart(2, '0');
         agents.push({
@@ -194,6 +204,7 @@ export class AgentRunner {
           id: `${ods}-WS${nn}`,
           hostname: `${ods}-${ROLES[i % ROLES.length]}-${nn}`,
           rank: ranks[i]!,
+          software: agentSoftware(seed ^ hash(ods) ^ Math.imul(i + 1, 0x50f7), ranks[i]! < exposed),
           due: start + Math.floor(phase() * options.intervalMs),
           handle: undefined,
           busy: false,
@@ -291,6 +302,7 @@ export class AgentRunner {
       hostname: agent.hostname,
       version: 'pulse-sim-agent/1.0',
       sentAt: new Date(this.clock.now()).toISOString(),
+      ...(this.options.software ? { software: agent.software } : {}),
     });
     let done = false;
     let answered = false;

@@ -26,6 +26,7 @@ export * from './types';
 export { scenarios, BAD_UPDATE_SHARE, BAD_UPDATE_SILENT_AGENTS, PARTIAL_SLOW_MS } from './scenarios';
 export { DEFAULT_AGENTS_PER_PRACTICE, DEFAULT_AGENT_INTERVAL_MS, silenceRanks } from './agents';
 export { serviceCatalogue, clinicalSystems } from './estate';
+export { BAD_CHANNEL_FILE, GOOD_CHANNEL_FILE, BAD_CHANNEL_FILE_HEALTHY_SHARE, agentSoftware, type Software } from './software';
 
 export const realClock: SimulatorClock = {
   now: () => Date.now(),
@@ -132,6 +133,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     for (const bySource of silences.values()) share = Math.max(share, bySource.get(ods) ?? 0);
     return share;
   };
+  /** Agents that run a scenario's faulty software (fixed for the estate): ODS code → share. */
+  const exposure = new Map<string, number>();
+  for (const scenario of scenarios) {
+    for (const { ods, share } of scenario.exposed?.({ practices: specs, seed: options.seed }) ?? []) {
+      exposure.set(ods, Math.max(share, exposure.get(ods) ?? 0));
+    }
+  }
   let agentRunner: AgentRunner | undefined;
   let agentsRunning = false;
   let closed = false;
@@ -272,7 +280,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const plan = planFleet(specs, options.seed, { agentsPerPractice: resolved.agentsPerPractice, practices: resolved.practices });
       // Restarting: the old runner's timers stop at once; its aborted beats finish on their own.
       void agentRunner?.stop();
-      agentRunner = new AgentRunner(resolved, plan, options.seed, clock, silentShare);
+      agentRunner = new AgentRunner(resolved, plan, options.seed, clock, silentShare, (ods) => exposure.get(ods) ?? 0);
       agentsRunning = true;
     },
 

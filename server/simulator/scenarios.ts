@@ -2,6 +2,7 @@
 // what each one fails and for how long by default. Pure: a scenario only lists faults;
 // the simulator applies them and ends them on its clock. Never imported by production code.
 import { seededRandom, shuffled, type PracticeSpec } from './estate';
+import { BAD_CHANNEL_FILE, BAD_CHANNEL_FILE_HEALTHY_SHARE } from './software';
 import type { Fault } from './types';
 
 export interface ScenarioFault {
@@ -27,6 +28,12 @@ export interface Scenario {
   faults(estate: ScenarioEstate): ScenarioFault[];
   /** Workstation agents it silences (only agents that run are affected). */
   silences?(estate: ScenarioEstate): ScenarioSilence[];
+  /**
+   * Workstation agents that run the software this scenario's fault lives in, whether or not
+   * it plays: the same agents (by share, seeded per practice) as `silences`. Their heartbeats
+   * report it from the start (software.ts), so Pulse can find what the silent ones share.
+   */
+  exposed?(estate: ScenarioEstate): ScenarioSilence[];
 }
 
 const MINUTE = 60_000;
@@ -63,7 +70,8 @@ export const scenarios: readonly Scenario[] = [
     name: 'bad-endpoint-update',
     description:
       `A bad endpoint update (July 2024): ${BAD_UPDATE_SHARE * 100}% of practices hit; their gateways go silent ` +
-      `(half hang, half reset) and ${BAD_UPDATE_SILENT_AGENTS * 100}% of their workstation agents stop beating.`,
+      `(half hang, half reset) and ${BAD_UPDATE_SILENT_AGENTS * 100}% of their workstation agents stop beating: ` +
+      `the ones that took channel file ${BAD_CHANNEL_FILE} (as did ${BAD_CHANNEL_FILE_HEALTHY_SHARE * 100}% of the others).`,
     defaultDurationMs: 5 * MINUTE,
     faults: (estate) =>
       badUpdateHit(estate).map((p, i) => ({
@@ -71,6 +79,7 @@ export const scenarios: readonly Scenario[] = [
         fault: i % 2 === 0 ? { mode: 'hang' } : { mode: 'down' },
       })),
     silences: (estate) => badUpdateHit(estate).map((p) => ({ ods: p.ods, share: BAD_UPDATE_SILENT_AGENTS })),
+    exposed: (estate) => badUpdateHit(estate).map((p) => ({ ods: p.ods, share: BAD_UPDATE_SILENT_AGENTS })),
   },
   {
     name: 'national-service-slow',

@@ -114,6 +114,11 @@ export interface AgentsOptions {
   practices?: readonly string[];
   /** Most heartbeats in flight at once; default 16. */
   concurrency?: number;
+  /**
+   * Send each agent's `software` map (sensor, channel file, OS build) with its beats; default
+   * true. Off for a Pulse whose heartbeat schema predates the field (it answers 400).
+   */
+  software?: boolean;
 }
 
 export interface AgentPracticeReport {

@@ -4,7 +4,15 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseHeartbeat } from '../../../server/fleet';
-import { BAD_UPDATE_SILENT_AGENTS, startSimulator, type AgentsReport, type Simulator } from '../../../server/simulator';
+import {
+  BAD_CHANNEL_FILE,
+  BAD_CHANNEL_FILE_HEALTHY_SHARE,
+  BAD_UPDATE_SILENT_AGENTS,
+  GOOD_CHANNEL_FILE,
+  startSimulator,
+  type AgentsReport,
+  type Simulator,
+} from '../../../server/simulator';
 import { FakeClock, get } from './helpers';
 import { waitFor } from '../../helpers/wait';
 
@@ -99,7 +107,7 @@ describe('simulated workstation agents', () => {
         expect(new Set(got.map((b) => b.body.agent)).size).toBe(p.agents);
         for (const beat of got) {
           expect(beat.authorization).toBe(`Bearer ${TOKEN}`);
-          expect(Object.keys(beat.body).sort()).toEqual(['agent', 'hostname', 'sentAt', 'version']);
+          expect(Object.keys(beat.body).sort()).toEqual(['agent', 'hostname', 'sentAt', 'software', 'version']);
           expect(parseHeartbeat(beat.body).ok).toBe(true);
           expect(String(beat.body.agent).startsWith(`${p.ods}-`)).toBe(true);
         }
@@ -125,6 +133,48 @@ describe('simulated workstation agents', () => {
     await waitFor('every agent to beat twice', () => sim!.agents().totals.sent >= 2 * total);
     const agents = new Set(receiver.beats.map((b) => b.body.agent));
     expect(agents.size).toBe(total);
+  });
+
+  it('each agent reports the same bounded software map in every beat, and none when asked not to', async () => {
+    const clock = new FakeClock();
+    receiver = await new Receiver().start();
+    sim = await startSimulator({ practices: 12, seed: 5, clock });
+    sim.startAgents({ pulseUrl: receiver.url, token: TOKEN, intervalMs: 1_000, agentsPerPractice: [4, 6] });
+    const softwareOf = () => {
+      const out = new Map<string, unknown>();
+      for (const beat of [...receiver!.take().values()].flat()) out.set(String(beat.body.agent), beat.body.software);
+      return out;
+    };
+    clock.advance(999);
+    await sim.settled();
+    const first = softwareOf();
+    expect(first.size).toBe(sim.agents().totals.agents);
+    for (const software of first.values()) {
+      const map = software as Record<string, string>;
+      expect(Object.keys(map).sort()).toEqual(['channel-file', 'falcon-sensor', 'os']);
+      for (const value of Object.values(map)) expect(value).toMatch(/^[\x21-\x7e]{1,32}$/);
+      expect([BAD_CHANNEL_FILE, GOOD_CHANNEL_FILE]).toContain(map['channel-file']);
+    }
+    // Not every agent runs the same thing.
+    expect(new Set([...first.values()].map((s) => JSON.stringify(s))).size).toBeGreaterThan(1);
+    clock.advance(1_000);
+    await sim.settled();
+    expect(softwareOf()).toEqual(first);
+
+    // The same seed: the same versions on the same agents.
+    await sim.close();
+    sim = await startSimulator({ practices: 12, seed: 5, clock });
+    sim.startAgents({ pulseUrl: receiver.url, token: TOKEN, intervalMs: 1_000, agentsPerPractice: [4, 6] });
+    clock.advance(999);
+    await sim.settled();
+    expect(softwareOf()).toEqual(first);
+
+    sim.startAgents({ pulseUrl: receiver.url, token: TOKEN, intervalMs: 1_000, agentsPerPractice: [4, 6], software: false });
+    clock.advance(999);
+    await sim.settled();
+    const bare = [...receiver.take().values()].flat();
+    expect(bare.length).toBeGreaterThan(0);
+    for (const beat of bare) expect(beat.body).not.toHaveProperty('software');
   });
 
   it('counts failures to reach Pulse, never throws, and names the reason', async () => {
@@ -165,7 +215,7 @@ describe('simulated workstation agents', () => {
     const counts = new Map(sim.agents().practices.map((p) => [p.ods, p.agents]));
     clock.advance(999);
     await sim.settled();
-    receiver.take();
+    const before = receiver.take();
 
     await sim.play('bad-endpoint-update', { durationMs: 10_000 });
     const hit = new Set(Object.keys(sim.faults()).map((t) => t.slice('practice:'.length)));
@@ -189,6 +239,18 @@ describe('simulated workstation agents', () => {
       }
     }
     expect(sim.agents().totals.failed).toBe(0);
+
+    // Every agent it silenced had reported the bad channel file; few of the others did.
+    const channelFile = new Map<string, string>();
+    for (const beat of [...before.values()].flat()) {
+      channelFile.set(String(beat.body.agent), (beat.body.software as Record<string, string>)['channel-file']!);
+    }
+    expect(channelFile.size).toBe([...counts.values()].reduce((a, b) => a + b, 0));
+    const healthy = [...channelFile.keys()].filter((id) => !silentAgents.has(id));
+    const healthyBad = healthy.filter((id) => channelFile.get(id) === BAD_CHANNEL_FILE).length;
+    expect([...silentAgents].every((id) => channelFile.get(id) === BAD_CHANNEL_FILE)).toBe(true);
+    expect(healthyBad).toBeGreaterThan(0);
+    expect(healthyBad / healthy.length).toBeLessThan(2 * BAD_CHANNEL_FILE_HEALTHY_SHARE);
 
     // The scenario ends on the clock: every agent beats again.
     clock.advance(9_000);
