@@ -1,14 +1,20 @@
 // Workstation heartbeats: endpoint agents on practice PCs POST here with their practice's
 // token. Only the tracker's view changes; the fleet check is evaluated on the server's tick.
+// Each request is timed by the server's own observer (intake backlog), whatever its answer.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
-import { parseHeartbeat } from '../fleet';
+import { MAX_SOFTWARE_ENTRIES, MAX_SOFTWARE_KEY_LENGTH, MAX_SOFTWARE_VALUE_LENGTH, parseHeartbeat } from '../fleet';
 import type { AppEnv } from '../auth/middleware';
 import { errorBody, type ApiContext } from './context';
 import { ErrorBody, OdsParam, errors, json } from './schemas';
 
 const MAX_BODY_BYTES = 4 * 1024;
 
-export function heartbeatRoutes(ctx: ApiContext) {
+export interface HeartbeatRouteOptions {
+  /** Called when a request starts; the function it returns when it is answered (ServerObserver.intakeStart). */
+  intake?: () => () => void;
+}
+
+export function heartbeatRoutes(ctx: ApiContext, opts: HeartbeatRouteOptions = {}) {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(
     createRoute({
@@ -17,7 +23,10 @@ export function heartbeatRoutes(ctx: ApiContext) {
       summary: 'A workstation agent’s heartbeat (bearer: the practice’s agent token)',
       tags: ['fleet'],
       description:
-        'Body (JSON, at most 4 KiB): `{ "agent": "RECEPTION-02", "hostname"?, "version"?, "bootedAt"?, "sentAt"? }`. ' +
+        'Body (JSON, at most 4 KiB): `{ "agent": "RECEPTION-02", "hostname"?, "version"?, "bootedAt"?, "sentAt"?, "software"? }`. ' +
+        `\`software\` is what the workstation runs, e.g. \`{ "falcon-sensor": "7.16.18605", "os": "10.0.19045.4651" }\`: ` +
+        `at most ${MAX_SOFTWARE_ENTRIES} entries, names of letters, digits and \`. _ - :\` (at most ${MAX_SOFTWARE_KEY_LENGTH} characters), ` +
+        `versions of printable text (at most ${MAX_SOFTWARE_VALUE_LENGTH} characters). ` +
         'The token is checked before the body is read; the server stamps the beat with its own clock.',
       request: { params: OdsParam },
       // Agents carry their practice's own token, checked below before the body is read.
@@ -31,28 +40,33 @@ export function heartbeatRoutes(ctx: ApiContext) {
       },
     }),
     async (c) => {
-      const { ods } = c.req.valid('param');
-      if (!ctx.fleet?.has(ods)) return c.json(errorBody('NOT_FOUND', `practice ${ods} has no workstation fleet configured`), 404);
-      const auth = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
-      if (!ctx.fleet.verifyToken(ods, auth?.[1])) return c.json(errorBody('UNAUTHORIZED', 'missing or wrong practice agent token'), 401);
-      const text = await c.req.text();
-      if (Buffer.byteLength(text) > MAX_BODY_BYTES) return c.json(errorBody('TOO_LARGE', 'a heartbeat is at most 4 KiB'), 413);
-      let json: unknown;
+      const done = opts.intake?.();
       try {
-        json = JSON.parse(text);
-      } catch {
-        return c.json(errorBody('BAD_REQUEST', 'body: not valid JSON'), 400);
+        const { ods } = c.req.valid('param');
+        if (!ctx.fleet?.has(ods)) return c.json(errorBody('NOT_FOUND', `practice ${ods} has no workstation fleet configured`), 404);
+        const auth = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
+        if (!ctx.fleet.verifyToken(ods, auth?.[1])) return c.json(errorBody('UNAUTHORIZED', 'missing or wrong practice agent token'), 401);
+        const text = await c.req.text();
+        if (Buffer.byteLength(text) > MAX_BODY_BYTES) return c.json(errorBody('TOO_LARGE', 'a heartbeat is at most 4 KiB'), 413);
+        let json: unknown;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          return c.json(errorBody('BAD_REQUEST', 'body: not valid JSON'), 400);
+        }
+        const parsed = parseHeartbeat(json);
+        if (!parsed.ok) return c.json(errorBody('BAD_REQUEST', `${parsed.error.field}: ${parsed.error.message}`), 400);
+        // Stamped with the server's receive time: agents' clocks are not trusted.
+        const beat = ctx.fleet.beat(ods, parsed.value.agent, ctx.now(), parsed.value.software);
+        if (!beat.ok) {
+          return beat.code === 'TOO_MANY_AGENTS'
+            ? c.json(errorBody(beat.code, beat.message), 429)
+            : c.json(errorBody('NOT_FOUND', beat.message), 404);
+        }
+        return c.json({ accepted: true as const }, 202);
+      } finally {
+        done?.();
       }
-      const parsed = parseHeartbeat(json);
-      if (!parsed.ok) return c.json(errorBody('BAD_REQUEST', `${parsed.error.field}: ${parsed.error.message}`), 400);
-      // Stamped with the server's receive time: agents' clocks are not trusted.
-      const beat = ctx.fleet.beat(ods, parsed.value.agent, ctx.now());
-      if (!beat.ok) {
-        return beat.code === 'TOO_MANY_AGENTS'
-          ? c.json(errorBody(beat.code, beat.message), 429)
-          : c.json(errorBody('NOT_FOUND', beat.message), 404);
-      }
-      return c.json({ accepted: true as const }, 202);
     },
   );
   return app;

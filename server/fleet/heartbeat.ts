@@ -1,8 +1,16 @@
 // The body a workstation agent POSTs to /api/heartbeats/:ods, validated once at the edge.
 // Strict: an unknown field is an error, so a misspelt agent script is noticed the first
 // time it runs, not months later. Never trusts the agent's clock for status: `sentAt`
-// and `bootedAt` are informational, the server's receive time is what counts.
+// and `bootedAt` are informational, the server's receive time is what counts. `software`
+// is bounded (entries, name and version lengths) so what agents send stays small in memory.
 import { z } from 'zod';
+import type { SoftwareMap } from './software';
+
+/** At most this many entries in a heartbeat's `software` map. */
+export const MAX_SOFTWARE_ENTRIES = 16;
+/** Longest software name (`falcon-sensor`) and longest version (`7.16.18605`), in characters. */
+export const MAX_SOFTWARE_KEY_LENGTH = 64;
+export const MAX_SOFTWARE_VALUE_LENGTH = 64;
 
 /** Printable text without control characters (it may end up in logs and on screens). */
 const label = (max: number) =>
@@ -11,6 +19,49 @@ const label = (max: number) =>
     .min(1, 'expected at least 1 character')
     .max(max, `expected at most ${max} characters`)
     .regex(/^[^\u0000-\u001f\u007f]+$/, 'expected printable text without control characters');
+
+/** A software name: starts with a letter or digit (so never `__proto__`), then letters, digits, . _ - : */
+const SOFTWARE_KEY = new RegExp(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,${MAX_SOFTWARE_KEY_LENGTH - 1}}$`);
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional
+ * overrides: versions end up on wall displays and in the audit export, where these would
+ * break lines or reorder text.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+const softwareValue = z
+  .string({ error: 'expected a version as a string, e.g. "7.16.18605"' })
+  .min(1, 'expected at least 1 character')
+  .max(MAX_SOFTWARE_VALUE_LENGTH, `expected at most ${MAX_SOFTWARE_VALUE_LENGTH} characters`)
+  .refine((v) => !UNPRINTABLE.test(v), 'expected printable text without control characters');
+
+/**
+ * `{ "falcon-sensor": "7.16.18605", "os": "10.0.19045.4651" }`. The count and the names are
+ * checked first (over every own key, `__proto__` included), so an oversized map is one error
+ * and a bad name is reported as such, then each version.
+ */
+const softwareSchema = z
+  .custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    error: 'expected an object of software names to versions, e.g. {"falcon-sensor": "7.16.18605"}',
+  })
+  .check((ctx) => {
+    const keys = Object.keys(ctx.value);
+    if (keys.length > MAX_SOFTWARE_ENTRIES) {
+      ctx.issues.push({ code: 'custom', input: ctx.value, message: `at most ${MAX_SOFTWARE_ENTRIES} entries (got ${keys.length})` });
+      return;
+    }
+    const bad = keys.find((k) => !SOFTWARE_KEY.test(k));
+    if (bad !== undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        input: ctx.value,
+        path: [bad],
+        message: `expected a name of letters, digits, dots, underscores, colons or dashes, starting with a letter or digit, at most ${MAX_SOFTWARE_KEY_LENGTH} characters`,
+      });
+    }
+  })
+  .pipe(z.record(z.string(), softwareValue))
+  .transform((v): SoftwareMap => v);
 
 const timestamp = z.iso.datetime({
   offset: true,
@@ -28,6 +79,7 @@ export const heartbeatSchema = z
     version: label(64).optional(),
     bootedAt: timestamp.optional(),
     sentAt: timestamp.optional(),
+    software: softwareSchema.optional(),
   })
   .strict();
 
@@ -55,11 +107,12 @@ export function parseHeartbeat(json: unknown): HeartbeatParse {
       ok: false,
       error: {
         field: clip(issue.keys[0]!),
-        message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}; expected agent, hostname, version, bootedAt, sentAt`,
+        message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}; expected agent, hostname, version, bootedAt, sentAt, software`,
       },
     };
   }
-  const field = issue.path.filter((p) => typeof p !== 'symbol').join('.') || 'body';
+  // Path parts after `software` are names the client chose: clipped like unknown keys.
+  const field = issue.path.filter((p) => typeof p !== 'symbol').map((p) => clip(String(p))).join('.') || 'body';
   return { ok: false, error: { field, message: issue.message } };
 }
 

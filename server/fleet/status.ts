@@ -1,7 +1,33 @@
 // The fleet decision: a practice's workstation fleet status from when each agent was
 // last heard, the clock and the practice's thresholds. Pure: no clock, no state, no I/O,
-// so every boundary is tested without sleeping.
+// so every boundary is tested without sleeping. Silence counts only over time Pulse was
+// listening: what it did not witness makes the fleet unknown, never down.
+import { spokenDuration } from '../self/duration';
 import type { FleetRules } from './config';
+
+/** How much of a wall-clock stretch Pulse was listening (the server observer); absent: all of it. */
+export interface Listening {
+  listenedMs(from: number, to: number): number;
+}
+
+/** One agent at `now`, by when it last beat. */
+export type AgentState =
+  /** Silent for forgetAfter or longer: no longer part of the fleet. */
+  | 'forgotten'
+  /** Not heard for more than silentAfter intervals of time Pulse was listening. */
+  | 'silent'
+  /** Silent by the wall clock, but not over time Pulse was listening: its silence was not witnessed. */
+  | 'unwitnessed'
+  | 'reporting';
+
+export function agentState(lastBeat: number, now: number, rules: FleetRules, listening: Listening | null = null): AgentState {
+  const age = now - lastBeat;
+  if (age >= rules.forgetAfterMs) return 'forgotten';
+  const silentMs = rules.silentAfter * rules.intervalMs;
+  if (age <= silentMs) return 'reporting';
+  if (listening === null || listening.listenedMs(lastBeat, now) > silentMs) return 'silent';
+  return 'unwitnessed';
+}
 
 export type FleetLevel = 'up' | 'degraded' | 'down' | 'unknown';
 
@@ -16,6 +42,13 @@ export interface FleetStatus {
   shareSilent: number;
   /** Plain words for operators, e.g. `14 of 20 workstations silent (70%), down at 50%`. */
   detail: string;
+  /** Agents silent by the wall clock whose silence Pulse did not witness; present only when some are. */
+  unwitnessed?: number;
+  /**
+   * Present when the fleet is unknown because Pulse was not listening and counting the
+   * unwitnessed agents as silent would have made it worse: plain words, shown verbatim.
+   */
+  impaired?: string;
 }
 
 /**
@@ -30,24 +63,38 @@ export interface FleetStatus {
  *   a restart of Pulse is not read as every practice's fleet going silent.
  * - Share silent ≥ downAt → down; ≥ degradedAt → degraded; otherwise up.
  * - No agent counted at all → unknown (never up on no data).
+ * - With `listening` (the server observer), silence and the warm-up are measured only over
+ *   time Pulse was listening. An agent silent by the wall clock but not by listened time is
+ *   **unwitnessed**: not counted as silent. If counting the unwitnessed as silent would make
+ *   the fleet degraded or down (worse than it is without them), the fleet is **unknown**,
+ *   `impaired` saying `Pulse was not listening for 40 s: workstation silence not witnessed`.
+ *   It recovers on its own: each agent either beats again or stays quiet long enough while
+ *   Pulse listens to count as silent.
  */
 export function fleetStatus(
   lastSeen: readonly number[],
   now: number,
   rules: FleetRules,
   trackingSince: number = Number.NEGATIVE_INFINITY,
+  listening: Listening | null = null,
 ): FleetStatus {
   const silentMs = rules.silentAfter * rules.intervalMs;
   let known = 0;
   let silentKnown = 0;
+  let unwitnessed = 0;
+  let earliestUnwitnessed = Infinity;
   for (const at of lastSeen) {
-    const age = now - at;
-    if (age >= rules.forgetAfterMs) continue;
+    const state = agentState(at, now, rules, listening);
+    if (state === 'forgotten') continue;
     known++;
-    if (age > silentMs) silentKnown++;
+    if (state === 'silent') silentKnown++;
+    if (state === 'unwitnessed') {
+      unwitnessed++;
+      earliestUnwitnessed = Math.min(earliestUnwitnessed, at);
+    }
   }
   const expected = rules.expectedAgents;
-  const warmingUp = now - trackingSince <= silentMs;
+  const warmingUp = trackedFor(trackingSince, now, listening) <= silentMs;
   const neverHeard = expected !== null && !warmingUp ? Math.max(0, expected - known) : 0;
   const agents = known + neverHeard;
   const silent = silentKnown + neverHeard;
@@ -61,16 +108,42 @@ export function fleetStatus(
   }
 
   const shareSilent = silent / agents;
-  const status: FleetLevel = shareSilent >= rules.downAt ? 'down' : shareSilent >= rules.degradedAt ? 'degraded' : 'up';
+  const status = level(shareSilent, rules);
+  let notListening = '';
+  if (unwitnessed > 0) {
+    const missedMs = now - earliestUnwitnessed - (listening?.listenedMs(earliestUnwitnessed, now) ?? 0);
+    notListening = `Pulse was not listening for ${spokenDuration(missedMs)}`;
+    if (RANK[level((silent + unwitnessed) / agents, rules)] > RANK[status]) {
+      const impaired = `${notListening}: workstation silence not witnessed`;
+      return { status: 'unknown', agents, silent, expected, shareSilent, detail: impaired, unwitnessed, impaired };
+    }
+  }
+  const reporting = agents - silent - unwitnessed;
   let detail =
-    silent === 0
+    silent === 0 && unwitnessed === 0
       ? `all ${agents} workstation${agents === 1 ? '' : 's'} reporting`
-      : `${silent} of ${agents} workstation${agents === 1 ? '' : 's'} silent (${percent(silent, agents)})`;
+      : silent === 0
+        ? `${reporting} of ${agents} workstations reporting`
+        : `${silent} of ${agents} workstation${agents === 1 ? '' : 's'} silent (${percent(silent, agents)})`;
   if (status === 'down') detail += `, down at ${percent(rules.downAt)}`;
   if (status === 'degraded') detail += `, degraded at ${percent(rules.degradedAt)}`;
+  if (unwitnessed > 0) detail += `; silence of ${unwitnessed} not witnessed (${notListening})`;
   if (neverHeard > 0) detail += `; ${neverHeard} of ${expected} expected never reported`;
   if (warmingUp && expected !== null && known < expected) detail += `; ${known} of ${expected} expected reported so far`;
-  return { status, agents, silent, expected, shareSilent, detail };
+  return { status, agents, silent, expected, shareSilent, detail, ...(unwitnessed > 0 ? { unwitnessed } : {}) };
+}
+
+const RANK: Record<'up' | 'degraded' | 'down', number> = { up: 0, degraded: 1, down: 2 };
+
+function level(shareSilent: number, rules: FleetRules): 'up' | 'degraded' | 'down' {
+  return shareSilent >= rules.downAt ? 'down' : shareSilent >= rules.degradedAt ? 'degraded' : 'up';
+}
+
+/** How long tracking has run at `now`, in listened time; Infinity when it started before anything (-Infinity). */
+function trackedFor(since: number, now: number, listening: Listening | null): number {
+  if (since === Number.NEGATIVE_INFINITY) return Infinity;
+  if (!(now > since)) return 0;
+  return listening ? listening.listenedMs(since, now) : now - since;
 }
 
 /**

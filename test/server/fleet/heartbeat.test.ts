@@ -74,7 +74,7 @@ describe('heartbeat body', () => {
   it('names an unknown field and lists the known ones', () => {
     expect(errorOf({ agent: 'PC-01', hostnme: 'PC-01' })).toEqual({
       field: 'hostnme',
-      message: 'unknown field "hostnme"; expected agent, hostname, version, bootedAt, sentAt',
+      message: 'unknown field "hostnme"; expected agent, hostname, version, bootedAt, sentAt, software',
     });
   });
 
@@ -83,5 +83,66 @@ describe('heartbeat body', () => {
     const err = errorOf({ agent: 'PC-01', [key]: 1 });
     expect(err.field.length).toBeLessThan(50);
     expect(err.message.length).toBeLessThan(200);
+  });
+});
+
+describe('heartbeat software', () => {
+  const software = { 'falcon-sensor': '7.16.18605', 'channel-file': 'C-00000291', os: '10.0.19045.4651' };
+
+  it('accepts a small map of names to versions', () => {
+    expect(parseHeartbeat({ agent: 'PC-01', software })).toEqual({ ok: true, value: { agent: 'PC-01', software } });
+    expect(parseHeartbeat({ agent: 'PC-01', software: {} }).ok).toBe(true);
+  });
+
+  it('accepts 16 entries, names and versions of 64 characters', () => {
+    const sixteen = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, 'v']));
+    expect(parseHeartbeat({ agent: 'PC-01', software: sixteen }).ok).toBe(true);
+    expect(parseHeartbeat({ agent: 'PC-01', software: { ['n'.repeat(64)]: 'v'.repeat(64) } }).ok).toBe(true);
+    expect(parseHeartbeat({ agent: 'PC-01', software: { 'win:kb.5040427_x-64': 'installed 2024-07-09' } }).ok).toBe(true);
+  });
+
+  it('refuses a 17th entry as one error on the map', () => {
+    const seventeen = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 7]));
+    expect(errorOf({ agent: 'PC-01', software: seventeen })).toEqual({ field: 'software', message: 'at most 16 entries (got 17)' });
+  });
+
+  it.each([
+    ['a string', 'falcon-sensor'],
+    ['an array', ['7.16']],
+    ['null', null],
+  ])('refuses software that is not an object (%s)', (_, value) => {
+    expect(errorOf({ agent: 'PC-01', software: value })).toMatchObject({ field: 'software', message: /expected an object of software names to versions/ });
+  });
+
+  it.each([
+    [{ 'falcon-sensor': 7 }, /expected a version as a string/],
+    [{ 'falcon-sensor': '' }, /at least 1/],
+    [{ 'falcon-sensor': 'v'.repeat(65) }, /at most 64 characters/],
+    [{ 'falcon-sensor': '7.16\u0000' }, /printable text without control characters/],
+    [{ 'falcon-sensor': '7.16\n' }, /printable text/],
+    [{ 'falcon-sensor': '7.16\u009b' }, /printable text/],
+    [{ 'falcon-sensor': '\u202e61.7' }, /printable text/],
+  ])('refuses a bad version %j, naming its entry', (map, message) => {
+    const err = errorOf({ agent: 'PC-01', software: map });
+    expect(err.field).toBe('software.falcon-sensor');
+    expect(err.message).toMatch(message);
+  });
+
+  it.each([['falcon sensor'], ['falcon/sensor'], ['-leading-dash'], ['__proto__'], ['n'.repeat(65)], ['']])(
+    'refuses the name %j',
+    (name) => {
+      const err = errorOf({ agent: 'PC-01', software: { [name]: '1' } });
+      expect(err.field.startsWith('software.')).toBe(true);
+      expect(err.message).toMatch(/letters, digits, dots, underscores, colons or dashes, starting with a letter or digit/);
+    },
+  );
+
+  it('refuses __proto__ as parsed from JSON (an own key), rather than dropping it', () => {
+    expect(errorOf(JSON.parse('{"agent":"PC-01","software":{"__proto__":{"polluted":"yes"}}}')).field).toBe('software.__proto__');
+  });
+
+  it('clips a long bad name in the field it reports', () => {
+    const err = errorOf({ agent: 'PC-01', software: { ['x y'.repeat(1000)]: '1' } });
+    expect(err.field.length).toBeLessThan(60);
   });
 });

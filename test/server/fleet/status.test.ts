@@ -174,3 +174,71 @@ describe('fleetStatus: expectedAgents', () => {
     });
   });
 });
+
+describe('fleetStatus: silence only over time Pulse was listening', () => {
+  /** Pulse was not listening over [from, to]. */
+  const deaf = (from: number, to: number) => ({
+    listenedMs: (a: number, b: number) => Math.max(0, b - a - Math.max(0, Math.min(b, to) - Math.max(a, from))),
+  });
+  const PAUSE = 40_000;
+  // The pause ended just now; the agents last beat SILENT_MS − 30 s before it ended, so they are silent by the wall clock only.
+  const lastBeat = NOW - SILENT_MS - 10_000;
+  const listening = deaf(NOW - PAUSE, NOW);
+
+  it('a fleet unheard only while Pulse was not listening is unknown, not down, saying why', () => {
+    const s = fleetStatus(Array<number>(12).fill(lastBeat), NOW, rules, NOW - 3_600_000, listening);
+    expect(s).toEqual({
+      status: 'unknown',
+      agents: 12,
+      silent: 0,
+      expected: null,
+      shareSilent: 0,
+      unwitnessed: 12,
+      detail: 'Pulse was not listening for 40 s: workstation silence not witnessed',
+      impaired: 'Pulse was not listening for 40 s: workstation silence not witnessed',
+    });
+    // Without the listening view the same beats read as a dead fleet: the bug this guards against.
+    expect(fleetStatus(Array<number>(12).fill(lastBeat), NOW, rules).status).toBe('down');
+  });
+
+  it('agents silent for longer than the window while Pulse listened are still silent', () => {
+    const longAgo = NOW - PAUSE - SILENT_MS - 1;
+    expect(fleetStatus([...fleet(6, 0), ...Array<number>(14).fill(longAgo)], NOW, rules, -Infinity, listening)).toMatchObject({
+      status: 'down',
+      silent: 14,
+      detail: '14 of 20 workstations silent (70%), down at 50%',
+    });
+  });
+
+  it('stays up when counting the unwitnessed would not change the verdict, and says so', () => {
+    const s = fleetStatus([...fleet(19, 0), lastBeat], NOW, rules, -Infinity, listening);
+    expect(s).toMatchObject({ status: 'up', silent: 0, unwitnessed: 1 });
+    expect(s.detail).toBe('19 of 20 workstations reporting; silence of 1 not witnessed (Pulse was not listening for 40 s)');
+    expect(s.impaired).toBeUndefined();
+  });
+
+  it('is unknown when the unwitnessed would turn degraded into down', () => {
+    const longAgo = NOW - PAUSE - SILENT_MS - 1;
+    const s = fleetStatus([...fleet(10, 0), ...Array<number>(5).fill(longAgo), ...Array<number>(5).fill(lastBeat)], NOW, rules, -Infinity, listening);
+    expect(s).toMatchObject({ status: 'unknown', silent: 5, unwitnessed: 5 });
+  });
+
+  it('with everyone listening (or no listening view) changes nothing', () => {
+    const all = { listenedMs: (a: number, b: number) => Math.max(0, b - a) };
+    for (const lastSeen of [fleet(20, 0), fleet(16, 4), fleet(6, 14), fleet(0, 3, 7 * DAY)]) {
+      expect(fleetStatus(lastSeen, NOW, rules, -Infinity, all)).toEqual(fleetStatus(lastSeen, NOW, rules));
+    }
+  });
+
+  it('measures the warm-up for expected agents in listened time', () => {
+    const r = { ...rules, expectedAgents: 20 };
+    const since = NOW - SILENT_MS - 1;
+    expect(fleetStatus(fleet(5, 0), NOW, r, since).status).toBe('down');
+    // The 40 s pause inside the warm-up: the other 15 have not yet had silentAfter intervals of listening to beat.
+    expect(fleetStatus(fleet(5, 0), NOW, r, since, deaf(NOW - 60_000, NOW - 20_000))).toMatchObject({
+      status: 'up',
+      agents: 5,
+      detail: 'all 5 workstations reporting; 5 of 20 expected reported so far',
+    });
+  });
+});

@@ -53,4 +53,17 @@ describe('fleet status as a check result', () => {
   it('unknown → no result at all: the engine’s staleness makes it unknown, never up', () => {
     expect(fleetResult('A81001', status('unknown', 'no workstation has reported yet'), AT)).toBeNull();
   });
+  it('unknown because Pulse was not listening → a failure carrying impaired, for the engine to show as unknown with that text', () => {
+    const text = 'Pulse was not listening for 40 s: workstation silence not witnessed';
+    expect(fleetResult('A81001', { ...status('unknown', text), unwitnessed: 12, impaired: text }, AT)).toEqual({
+      checkId: 'A81001-fleet',
+      at: AT,
+      location: 'push',
+      latencyMs: 0,
+      ok: false,
+      error: 'assertion',
+      detail: text,
+      impaired: text,
+    });
+  });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { fleetSchema, type FleetConfig, type FleetEntry } from '../../../server/fleet/config';
+import { fleetResult } from '../../../server/fleet/toResult';
 import { FleetConfigError, FleetTracker, secretReader, type ReadSecret } from '../../../server/fleet/tracker';
+import { ServerObserver } from '../../../server/self/observer';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -232,5 +234,180 @@ describe('practice tokens', () => {
       );
       expect(err.message).toBe('practice A81001: fleet.token: cannot read /run/secrets/nope (file not found)');
     });
+  });
+});
+
+describe('after Pulse itself stops listening (a 40 s pause: GC, VM migration, SIGSTOP)', () => {
+  const S = 1_000;
+  /** 12 workstations beating every 5 s (silent after 15 s) and a server that ticks every 250 ms. */
+  function estate(opts: { observed?: boolean } = {}) {
+    const c = { wall: START, mono: 0 };
+    const observer = new ServerObserver({ tickMs: 250, monoNow: () => c.mono, eventLoop: null });
+    const t = new FleetTracker({
+      fleets: [['A81001', config({ interval: '5s', silentAfter: 3 })]],
+      readSecret: secretReader({ env }),
+      ...(opts.observed === false ? {} : { listening: observer }),
+    });
+    t.startTracking(c.wall);
+    const agents = pcs(12);
+    /** The process runs for `ms`: the server ticks and the given agents beat every 5 s. */
+    const run = (ms: number, beating: string[] = agents) => {
+      for (let elapsed = 0; elapsed < ms; elapsed += 250) {
+        c.wall += 250;
+        c.mono += 250;
+        observer.tick(c.wall, c.mono);
+        if ((c.wall - START) % (5 * S) === 0) beating.forEach((a) => t.beat('A81001', a, c.wall));
+      }
+    };
+    /** SIGSTOP for `ms`, then SIGCONT: no tick and no beat is read meanwhile; the first tick comes before any queued beat. */
+    const pause = (ms: number) => {
+      c.wall += ms;
+      c.mono += ms;
+      observer.tick(c.wall, c.mono);
+    };
+    return { t, c, agents, run, pause, observer };
+  }
+
+  it('a healthy fleet is never down: unknown at worst, saying why, and up again as beats arrive', () => {
+    const { t, c, agents, run, pause } = estate();
+    run(60 * S);
+    expect(t.evaluate('A81001', c.wall).status).toBe('up');
+    pause(40 * S);
+    const after = t.evaluate('A81001', c.wall);
+    expect(after).toMatchObject({ status: 'unknown', impaired: 'Pulse was not listening for 40 s: workstation silence not witnessed' });
+    expect(fleetResult('A81001', after, c.wall)).toMatchObject({ ok: false, impaired: after.impaired });
+    // The queued beats are read: half of them first, then the rest.
+    agents.slice(0, 6).forEach((a) => t.beat('A81001', a, c.wall));
+    expect(t.evaluate('A81001', c.wall).status).toBe('unknown');
+    agents.slice(6).forEach((a) => t.beat('A81001', a, c.wall));
+    expect(t.evaluate('A81001', c.wall)).toMatchObject({ status: 'up', silent: 0, detail: 'all 12 workstations reporting' });
+    // And it stays up while they keep beating.
+    for (let i = 0; i < 12; i++) {
+      run(5 * S);
+      expect(t.evaluate('A81001', c.wall).status).toBe('up');
+    }
+  });
+
+  it('without the listening view the same pause reads as every workstation silent (what Pulse used to report)', () => {
+    const { t, c, run, pause } = estate({ observed: false });
+    run(60 * S);
+    pause(40 * S);
+    expect(t.evaluate('A81001', c.wall)).toMatchObject({ status: 'down', silent: 12, detail: '12 of 12 workstations silent (100%), down at 50%' });
+  });
+
+  it('workstations that really died are down once Pulse has listened for silentAfter intervals', () => {
+    const { t, c, agents, run, pause } = estate();
+    run(60 * S);
+    pause(40 * S); // 8 of the 12 die with the pause and never come back
+    const survivors = agents.slice(0, 4);
+    survivors.forEach((a) => t.beat('A81001', a, c.wall));
+    expect(t.evaluate('A81001', c.wall).status).toBe('unknown');
+    run(14 * S, survivors);
+    expect(t.evaluate('A81001', c.wall).status).toBe('unknown');
+    run(2 * S, survivors);
+    expect(t.evaluate('A81001', c.wall)).toMatchObject({ status: 'down', silent: 8, detail: '8 of 12 workstations silent (66.6%), down at 50%' });
+  });
+});
+
+describe('the grace period for expected agents starts when the endpoint starts accepting', () => {
+  const fleetOf20 = (): [string, FleetConfig][] => [['A81001', config({ expectedAgents: 20 })]];
+  const BUILT = START;
+  const LISTENING = START + 30_000; // a slow restart: the endpoint accepts 30 s after the tracker is built
+
+  it('counts the never-heard only silentAfter intervals after startTracking, not after construction', () => {
+    const t = new FleetTracker({ fleets: fleetOf20(), readSecret: secretReader({ env }) });
+    t.startTracking(LISTENING);
+    pcs(6).forEach((a) => t.beat('A81001', a, LISTENING + MIN));
+    // Three intervals after the tracker was built, but not after the endpoint started accepting.
+    expect(t.evaluate('A81001', BUILT + 3 * MIN + 1)).toMatchObject({ status: 'up', agents: 6 });
+    expect(t.evaluate('A81001', LISTENING + 3 * MIN)).toMatchObject({ status: 'up', agents: 6 });
+    expect(t.evaluate('A81001', LISTENING + 3 * MIN + 1)).toMatchObject({ status: 'down', agents: 20, silent: 14 });
+  });
+
+  it('never counts them before startTracking is called', () => {
+    const t = new FleetTracker({ fleets: fleetOf20(), readSecret: secretReader({ env }) });
+    pcs(6).forEach((a) => t.beat('A81001', a, BUILT + DAY));
+    expect(t.evaluate('A81001', BUILT + DAY)).toMatchObject({ status: 'up', agents: 6 });
+  });
+
+  it('keeps the first start', () => {
+    const t = new FleetTracker({ fleets: fleetOf20(), readSecret: secretReader({ env }) });
+    t.startTracking(LISTENING);
+    t.startTracking(LISTENING + DAY);
+    expect(t.evaluate('A81001', LISTENING + 3 * MIN + 1)).toMatchObject({ status: 'down', silent: 20 });
+  });
+});
+
+describe('software the agents report', () => {
+  const SENSOR_BAD = { 'falcon-sensor': '7.16.18605', 'channel-file': 'C-00000291' };
+  const SENSOR_OK = { 'falcon-sensor': '7.15.18513', 'channel-file': 'C-00000290' };
+
+  it('keeps each agent’s last report; a beat without software keeps the one before', () => {
+    const t = tracker();
+    t.beat('A81001', 'PC-01', START, SENSOR_OK);
+    expect(t.softwareOfAgent('A81001', 'PC-01')).toEqual(SENSOR_OK);
+    t.beat('A81001', 'PC-01', START + MIN);
+    expect(t.softwareOfAgent('A81001', 'PC-01')).toEqual(SENSOR_OK);
+    t.beat('A81001', 'PC-01', START + 2 * MIN, SENSOR_BAD);
+    expect(t.softwareOfAgent('A81001', 'PC-01')).toEqual(SENSOR_BAD);
+    expect(t.softwareOfAgent('A81001', 'PC-02')).toBeUndefined();
+  });
+
+  it('holds one copy of a map many agents report, whatever order its keys came in', () => {
+    const t = tracker();
+    t.beat('A81001', 'PC-01', START, { os: '10', 'falcon-sensor': '7.16' });
+    t.beat('A81001', 'PC-02', START, { 'falcon-sensor': '7.16', os: '10' });
+    expect(t.softwareOfAgent('A81001', 'PC-01')).toBe(t.softwareOfAgent('A81001', 'PC-02'));
+    expect(Object.isFrozen(t.softwareOfAgent('A81001', 'PC-01'))).toBe(true);
+  });
+
+  it('forgets an agent’s software with the agent', () => {
+    const t = tracker([['A81001', config({ forgetAfter: '1d' })]]);
+    t.beat('A81001', 'OLD-PC', START, SENSOR_OK);
+    t.evaluate('A81001', START + DAY);
+    expect(t.softwareOfAgent('A81001', 'OLD-PC')).toBeUndefined();
+  });
+
+  it('splits the silent agents’ software from the healthy ones’, across the practices asked about', () => {
+    const t = tracker([
+      ['A81001', config()],
+      ['B82002', config({}, 'PULSE_FLEET_B82002')],
+    ]);
+    pcs(3).forEach((a) => t.beat('A81001', a, START, SENSOR_BAD));
+    pcs(2, 10).forEach((a) => t.beat('A81001', a, START + 10 * MIN, SENSOR_OK));
+    t.beat('A81001', 'NO-SOFTWARE', START);
+    t.beat('B82002', 'PC-01', START, SENSOR_BAD);
+    expect(t.softwareOf(['A81001'], START + 10 * MIN)).toEqual({
+      silent: [SENSOR_BAD, SENSOR_BAD, SENSOR_BAD],
+      healthy: [SENSOR_OK, SENSOR_OK],
+    });
+    expect(t.softwareOf(['A81001', 'B82002', 'Z99999'], START + 10 * MIN).silent).toHaveLength(4);
+  });
+
+  it('leaves out agents whose silence Pulse did not witness', () => {
+    const t = new FleetTracker({
+      fleets: [['A81001', config()]],
+      startedAt: START,
+      readSecret: secretReader({ env }),
+      listening: { listenedMs: () => 0 },
+    });
+    t.beat('A81001', 'PC-01', START, SENSOR_BAD);
+    t.beat('A81001', 'PC-02', START + 10 * MIN, SENSOR_OK);
+    expect(t.softwareOf(['A81001'], START + 10 * MIN)).toEqual({ silent: [], healthy: [SENSOR_OK] });
+  });
+});
+
+describe('fleetSummary', () => {
+  it('adds up agents and silent ones across practices, for "70% of agents silent"', () => {
+    const t = tracker([
+      ['A81001', config()],
+      ['B82002', config({}, 'PULSE_FLEET_B82002')],
+    ]);
+    pcs(7).forEach((a) => t.beat('A81001', a, START));
+    pcs(3, 10).forEach((a) => t.beat('A81001', a, START + 10 * MIN));
+    pcs(10).forEach((a) => t.beat('B82002', a, START + 10 * MIN));
+    expect(t.fleetSummary(['A81001'], START + 10 * MIN)).toEqual({ agents: 10, silent: 7, share: 0.7 });
+    expect(t.fleetSummary(['A81001', 'B82002', 'A81001', 'Z99999'], START + 10 * MIN)).toEqual({ agents: 20, silent: 7, share: 0.35 });
+    expect(t.fleetSummary([], START)).toEqual({ agents: 0, silent: 0, share: 0 });
   });
 });

@@ -1,0 +1,82 @@
+// POST /api/heartbeats/:ods through the real route (Hono's request(), no socket): the
+// software map's bounds answered as 400s naming the field, what the tracker keeps, and the
+// server observer timing every request whatever its answer.
+import { describe, expect, it } from 'vitest';
+import type { ApiContext } from '../../../server/api/context';
+import { heartbeatRoutes } from '../../../server/api/heartbeats';
+import type { Guard } from '../../../server/auth/middleware';
+import { FleetTracker, fleetSchema, secretReader } from '../../../server/fleet';
+import { ServerObserver } from '../../../server/self/observer';
+
+const NOW = 1_721_362_140_000;
+const TOKEN = 'riverside-fleet-token-0123456789';
+
+function setup() {
+  const fleet = new FleetTracker({
+    fleets: [['A81001', fleetSchema.parse({ token: { env: 'PULSE_FLEET_A81001' } })]],
+    startedAt: NOW,
+    readSecret: secretReader({ env: { PULSE_FLEET_A81001: TOKEN } }),
+  });
+  let mono = 0;
+  const observer = new ServerObserver({ tickMs: 250, monoNow: () => mono, eventLoop: null });
+  let intakes = 0;
+  const pass = (async (_c, next) => next()) as Guard;
+  const ctx = { fleet, now: () => NOW, guard: () => pass } as unknown as ApiContext;
+  const app = heartbeatRoutes(ctx, {
+    intake: () => {
+      intakes++;
+      mono += 1;
+      return observer.intakeStart();
+    },
+  });
+  const post = async (body: unknown, token = TOKEN) => {
+    const res = await app.request('/api/heartbeats/A81001', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+  };
+  return { fleet, observer, post, intakes: () => intakes };
+}
+
+describe('POST /api/heartbeats/:ods with software', () => {
+  it('records the software the agent reports', async () => {
+    const { fleet, post } = setup();
+    const software = { 'falcon-sensor': '7.16.18605', 'channel-file': 'C-00000291' };
+    expect((await post({ agent: 'PC-01', software })).status).toBe(202);
+    expect(fleet.softwareOfAgent('A81001', 'PC-01')).toEqual(software);
+    expect(fleet.softwareOf(['A81001'], NOW)).toEqual({ silent: [], healthy: [software] });
+  });
+
+  it.each([
+    [{ 'falcon-sensor': '7.16\u0007' }, 'software.falcon-sensor: expected printable text without control characters'],
+    [{ 'falcon-sensor': 'v'.repeat(65) }, 'software.falcon-sensor: expected at most 64 characters'],
+    [{ 'falcon-sensor': 7 }, 'software.falcon-sensor: expected a version as a string, e.g. "7.16.18605"'],
+    [Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, '1'])), 'software: at most 16 entries (got 20)'],
+    ['7.16.18605', 'software: expected an object of software names to versions, e.g. {"falcon-sensor": "7.16.18605"}'],
+  ])('answers 400 naming the field for %j', async (software, message) => {
+    const { fleet, post } = setup();
+    const res = await post({ agent: 'PC-01', software });
+    expect(res).toEqual({ status: 400, body: { error: { code: 'BAD_REQUEST', message } } });
+    // Nothing recorded: not the beat, not the software.
+    expect(fleet.evaluate('A81001', NOW).agents).toBe(0);
+  });
+
+  it('refuses a bad software name, naming it', async () => {
+    const { post } = setup();
+    const res = await post('{"agent":"PC-01","software":{"falcon sensor":"7.16"}}');
+    expect(res.status).toBe(400);
+    expect(res.body.error?.message).toMatch(/^software\.falcon sensor: expected a name of letters, digits/);
+  });
+
+  it('times every request with the server observer, answered or refused', async () => {
+    const { observer, post, intakes } = setup();
+    await post({ agent: 'PC-01' });
+    await post({ agent: 'PC-01', software: { os: '\u0000' } });
+    await post({ agent: 'PC-01' }, 'a-wrong-token-of-some-length');
+    await post('not json');
+    expect(intakes()).toBe(4);
+    expect(observer.health().intakeInFlight).toBe(0);
+  });
+});
