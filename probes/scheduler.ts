@@ -14,7 +14,23 @@
 // the server or the meaning of a result.
 import { hash } from 'node:crypto';
 import { checkKinds, getCheckKind, type CheckKindLookup } from './registry';
-import type { CheckAssignment, CheckKind, CheckResult, ProbeOutcome } from './types';
+import type { CheckAssignment, CheckKind, ProbeOutcome } from './types';
+
+/**
+ * One run's result as the scheduler reports it: a CheckResult without its location
+ * (the server takes that from the worker's connection). Spelled out rather than
+ * `Omit<CheckResult, 'location'>`, which would flatten the ok/failed union and lose
+ * `error` and `degraded`; it is assignable to the worker protocol's WorkerResult.
+ */
+export type RunResult = ProbeOutcome & { checkId: string; at: number; impaired?: string };
+
+/** How a run was scheduled, beside its result: an observer judges its own lateness from it. */
+export interface RunTiming {
+  /** When the run was due (epoch ms): its slot. */
+  dueAt: number;
+  /** How late it started (ms): start − due, never negative. */
+  startLagMs: number;
+}
 
 export type TimerHandle = unknown;
 
@@ -32,10 +48,8 @@ export const realClock: Clock = {
 };
 
 export interface SchedulerOptions {
-  /** Stamped on every result. */
-  location: string;
-  /** Called once per run. Must not throw. */
-  onResult(result: CheckResult): void;
+  /** Called once per run, with when it was due and how late it started. Must not throw. */
+  onResult(result: RunResult, timing: RunTiming): void;
   /** Most runs in flight at once (default DEFAULT_CONCURRENCY). */
   concurrency?: number;
   /** Most runs in flight at once against one host (default DEFAULT_PER_HOST_CONCURRENCY). */
@@ -368,6 +382,8 @@ interface Run extends HeapItem {
   host: HostState;
   controller: AbortController;
   startedAt: number;
+  /** The slot it ran for (epoch ms). */
+  due: number;
   timeoutMs: number;
   done: boolean;
 }
@@ -425,8 +441,7 @@ export class Scheduler {
   private readonly concurrency: number;
   private readonly perHostConcurrency: number;
   private readonly hostKeyOf: (assignment: CheckAssignment) => string;
-  private readonly location: string;
-  private readonly onResult: (result: CheckResult) => void;
+  private readonly onResult: (result: RunResult, timing: RunTiming) => void;
   private readonly checks = new Map<string, ScheduledCheck>();
   private readonly hosts = new Map<string, HostState>();
   /** Hosts with runs parked because the host is at its bound. */
@@ -454,7 +469,6 @@ export class Scheduler {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
     this.perHostConcurrency = Math.max(1, Math.floor(options.perHostConcurrency ?? DEFAULT_PER_HOST_CONCURRENCY));
     this.hostKeyOf = options.hostOf ?? ((a) => hostOf(a.target));
-    this.location = options.location;
     this.onResult = options.onResult;
     this.lag = new LagWindow(options.lagWindowMs ?? 60_000);
     this.tickMs = Math.max(0, options.tickMs ?? 0);
@@ -738,13 +752,13 @@ export class Scheduler {
     const { prepared, assignment } = check;
     if (!prepared.valid) {
       this.releaseHostSlot(host);
-      this.emit(check, at, { ok: false, latencyMs: 0, error: 'error', detail: `invalid check: ${prepared.reason}` });
+      this.emit(check, at, due, { ok: false, latencyMs: 0, error: 'error', detail: `invalid check: ${prepared.reason}` });
       return;
     }
 
     const controller = new AbortController();
     const timeoutMs = assignment.timeoutMs;
-    const run: Run = { type: 'run', heapIndex: -1, at: at + timeoutMs, seq: 0, check, host, controller, startedAt: at, timeoutMs, done: false };
+    const run: Run = { type: 'run', heapIndex: -1, at: at + timeoutMs, seq: 0, check, host, controller, startedAt: at, due, timeoutMs, done: false };
     check.inFlight = run;
     this.running++;
     this.enter(run);
@@ -787,15 +801,15 @@ export class Scheduler {
     const { check } = run;
     if (check.inFlight === run) check.inFlight = undefined;
     try {
-      if (!check.removed) this.emit(check, run.startedAt, outcome);
+      if (!check.removed) this.emit(check, run.startedAt, run.due, outcome);
     } finally {
       this.releaseHostSlot(run.host);
       this.pump();
     }
   }
 
-  private emit(check: ScheduledCheck, at: number, outcome: ProbeOutcome): void {
-    this.onResult({ ...outcome, checkId: check.assignment.id, at, location: this.location });
+  private emit(check: ScheduledCheck, at: number, due: number, outcome: ProbeOutcome): void {
+    this.onResult({ ...outcome, checkId: check.assignment.id, at }, { dueAt: due, startLagMs: Math.max(0, at - due) });
   }
 
   private remove(check: ScheduledCheck): void {

@@ -2,19 +2,26 @@
 // the checks it is assigned and streams their results back, surviving
 // disconnects (checks keep running; results are buffered, oldest dropped past
 // a bound) until SIGTERM/SIGINT.
+// It watches itself (probes/self.ts) and runs a loopback canary through its own
+// scheduler (probes/canary.ts): every second it tells the server its own health,
+// and a failed run it could not judge (it stalled, ran late or its canary was not
+// answering meanwhile) goes out tagged `impaired` with the reason.
 // It must never decide what a result means (the server does), never print a
-// stack trace or the token, and never start anything merely by being imported.
+// stack trace or the token, never send a location with a result (the server
+// takes it from the connection), and never start anything merely by being imported.
 import { isEntryPoint } from './entry';
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { WORKER_PROTOCOL_VERSION, type ServerToWorker, type WorkerToServer } from './protocol';
-import type { CheckKindLookup } from './registry';
-import { Scheduler, type Clock } from './scheduler';
-import type { CheckResult } from './types';
+import { CANARY_CHECK_ID, CANARY_HOST_KEY, CANARY_KIND, canaryKind, startCanary, type Canary } from './canary';
+import { WORKER_PROTOCOL_VERSION, type ServerToWorker, type WorkerResult, type WorkerToServer } from './protocol';
+import { checkKinds, type CheckKindLookup } from './registry';
+import { Scheduler, hostOf, type Clock } from './scheduler';
+import { SelfWatch, DEFAULT_SELF_WINDOW_MS } from './self';
+import type { CheckAssignment } from './types';
 
 export const RESULT_FLUSH_MS = 250;
 export const RESULT_BATCH_MAX = 500;
-export const STATS_EVERY_MS = 5_000;
+export const STATS_EVERY_MS = 1_000;
 export const RESULT_BUFFER_MAX = 10_000;
 /** The scheduler wakes at most this often and starts everything then due together (see SchedulerOptions.tickMs). */
 export const SCHEDULER_TICK_MS = 20;
@@ -35,9 +42,22 @@ export interface WorkerOptions {
   /** Most checks in flight against one host at once (default: the scheduler's). */
   perHostConcurrency?: number;
   resultBufferMax?: number;
-  /** For the scheduler only; connection timers are real. */
+  /** For the scheduler and the self-watch only; connection timers are real. */
   clock?: Clock;
   kinds?: CheckKindLookup;
+  /** How far back the worker's view of its own health looks (default 10 s; also the scheduler's lag window). */
+  selfWindowMs?: number;
+  /** Impaired when the scheduler runs further behind than this (ms, default 1,000); a failed run that started later than this after its slot is tagged. */
+  impairedLagMs?: number;
+  /** Impaired when the event-loop delay p99 over the window passes this (ms, default 1,000). */
+  impairedEventLoopDelayMs?: number;
+  /** Impaired when the longest stall in the window passes this (ms, default 1,000). */
+  impairedStallMs?: number;
+  /** A gap in the worker's own event loop at least this long is a stall (ms, default 500); a failed run overlapping one is tagged. */
+  stallMinMs?: number;
+  /** How often the loopback canary is probed (ms, default 2,000) and its timeout (ms, default 1,000). */
+  canaryIntervalMs?: number;
+  canaryTimeoutMs?: number;
   /** One line per call, no trailing newline. Default: stderr. */
   log?: (line: string) => void;
 }
@@ -126,7 +146,7 @@ function describeError(err: unknown): string {
 export function runWorker(options: WorkerOptions): WorkerHandle {
   const url = workersUrl(options.serverUrl);
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const buffer = new BoundedBuffer<CheckResult>(options.resultBufferMax ?? RESULT_BUFFER_MAX);
+  const buffer = new BoundedBuffer<WorkerResult>(options.resultBufferMax ?? RESULT_BUFFER_MAX);
   let socket: WebSocket | undefined;
   let stopping = false;
   let attempt = 0;
@@ -148,18 +168,55 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     }
   };
 
+  const selfWindowMs = options.selfWindowMs ?? DEFAULT_SELF_WINDOW_MS;
+  const self = new SelfWatch({
+    clock: options.clock,
+    windowMs: selfWindowMs,
+    impairedLagMs: options.impairedLagMs,
+    impairedEventLoopDelayMs: options.impairedEventLoopDelayMs,
+    impairedStallMs: options.impairedStallMs,
+    stallMinMs: options.stallMinMs,
+  });
+  self.start();
+  /** The checks the server assigned; the canary runs beside them once it listens. */
+  let assigned: CheckAssignment[] = [];
+  let canary: Canary | undefined;
+  let impairedWords: string | null = null;
+
   const scheduler = new Scheduler({
-    location: options.location,
     concurrency: options.concurrency,
     perHostConcurrency: options.perHostConcurrency,
     tickMs: SCHEDULER_TICK_MS,
     clock: options.clock,
-    kinds: options.kinds,
-    onResult: (result) => {
-      buffer.push(result);
+    kinds: { ...(options.kinds ?? checkKinds), [CANARY_KIND]: canaryKind },
+    // The canary shares the total slots and the queue, not a loopback estate's per-host bound.
+    hostOf: (a) => (a.id === CANARY_CHECK_ID ? CANARY_HOST_KEY : hostOf(a.target)),
+    lagWindowMs: selfWindowMs,
+    onResult: (result, timing) => {
+      if (result.checkId === CANARY_CHECK_ID) {
+        self.recordCanary(result);
+        return;
+      }
+      self.recordFinished(result);
+      const impaired = self.judge(result, timing);
+      buffer.push(impaired === null ? result : { ...result, impaired });
       if (buffer.size >= RESULT_BATCH_MAX) flush();
     },
   });
+  const runChecks = (): void => scheduler.setChecks(canary ? [...assigned, canary.assignment] : assigned);
+
+  startCanary({ intervalMs: options.canaryIntervalMs, timeoutMs: options.canaryTimeoutMs }).then(
+    (started) => {
+      if (stopping) {
+        void started.close();
+        return;
+      }
+      canary = started;
+      self.expectCanary();
+      runChecks();
+    },
+    (err: unknown) => log(`pulse worker: cannot start the loopback canary (${describeError(err)}); running without one`),
+  );
 
   const handleMessage = (data: WebSocket.RawData): void => {
     let parsed: unknown;
@@ -181,8 +238,10 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
       return;
     }
     const message: ServerToWorker = assign.data;
-    scheduler.setChecks(message.checks);
-    log(`pulse worker: assigned ${message.checks.length} check(s)`);
+    assigned = message.checks.filter((c) => c.id !== CANARY_CHECK_ID);
+    if (assigned.length < message.checks.length) log(`pulse worker: ignoring an assigned check whose id is the canary's own`);
+    runChecks();
+    log(`pulse worker: assigned ${assigned.length} check(s)`);
   };
 
   const scheduleReconnect = (why: string): void => {
@@ -197,7 +256,10 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     stopping = true;
     clearTimers();
     scheduler.stop();
-    resolveDone(exit);
+    self.stop();
+    const closing = canary?.close();
+    canary = undefined;
+    void (closing ?? Promise.resolve()).then(() => resolveDone(exit));
   };
 
   function connect(): void {
@@ -269,9 +331,14 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
 
   const flushTimer = setInterval(flush, RESULT_FLUSH_MS);
   const statsTimer = setInterval(() => {
-    if (!isOpen()) return;
     const { lagMs, running, checks } = scheduler.stats();
-    send({ type: 'stats', lagMs, running, checks });
+    const health = self.health(lagMs);
+    if (health.impaired !== impairedWords) {
+      log(health.impaired === null ? 'pulse worker: no longer impaired' : `pulse worker: impaired: ${health.impaired}`);
+      impairedWords = health.impaired;
+    }
+    if (!isOpen()) return;
+    send({ type: 'stats', lagMs: health.lagMs, running, checks: canary ? checks - 1 : checks, self: health });
   }, STATS_EVERY_MS);
 
   function clearTimers(): void {
@@ -293,6 +360,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
       }
       stopping = true;
       scheduler.stop();
+      self.stop();
       clearTimers();
       const ws = socket;
       if (ws && ws.readyState === WebSocket.OPEN) {

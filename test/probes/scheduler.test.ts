@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { http } from '../../probes/http';
-import { Scheduler, hostOf, nextDueAt, phaseOf, type Clock } from '../../probes/scheduler';
-import type { CheckAssignment, CheckKind, CheckResult, ProbeContext, ProbeOutcome } from '../../probes/types';
+import { Scheduler, hostOf, nextDueAt, phaseOf, type Clock, type RunResult } from '../../probes/scheduler';
+import type { CheckAssignment, CheckKind, ProbeContext, ProbeOutcome } from '../../probes/types';
 import { FakeClock } from './fake-clock';
 
 const ok: ProbeOutcome = { ok: true, latencyMs: 1 };
@@ -80,9 +80,8 @@ function setup(
   opts: { concurrency?: number; perHostConcurrency?: number; lagWindowMs?: number; clock?: FakeClock; kinds?: Record<string, CheckKind<unknown>> } = {},
 ) {
   const clock = opts.clock ?? new FakeClock();
-  const results: CheckResult[] = [];
+  const results: RunResult[] = [];
   const scheduler = new Scheduler({
-    location: 'test',
     clock,
     concurrency: opts.concurrency,
     perHostConcurrency: opts.perHostConcurrency,
@@ -144,7 +143,7 @@ describe('Scheduler', () => {
       const gaps = new Set(ats.slice(1).map((t, i) => t - (ats[i] ?? 0)));
       expect([...gaps]).toEqual([id === 'c' ? 3_000 : 1_000]);
     }
-    expect(results.every((r) => r.location === 'test' && r.ok)).toBe(true);
+    expect(results.every((r) => !('location' in r) && r.ok)).toBe(true);
     scheduler.stop();
   });
 
@@ -171,6 +170,36 @@ describe('Scheduler', () => {
     expect(held.maxInFlight()).toBe(3);
     expect(new Set(results.map((r) => r.checkId)).size).toBe(10);
     expect(scheduler.stats().lagMs).toBeGreaterThanOrEqual(2_000);
+    scheduler.stop();
+  });
+
+  it('hands each result on with the slot it ran for and how late it started', async () => {
+    const held = heldKind();
+    const clock = new FakeClock();
+    const runs: { result: RunResult; dueAt: number; startLagMs: number }[] = [];
+    const scheduler = new Scheduler({
+      clock,
+      concurrency: 1,
+      kinds: { held: held.kind },
+      onResult: (result, timing) => runs.push({ result, ...timing }),
+    });
+    scheduler.setChecks([check('first', { kind: 'held', timeoutMs: 100_000 }), check('second', { kind: 'held', timeoutMs: 100_000 })]);
+    await clock.advance(10_000);
+    expect(held.runs).toHaveLength(1); // one slot: the other waits
+    await clock.advance(3_000);
+    held.runs[0]!.resolve(ok);
+    await clock.advance(0);
+    held.runs[1]!.resolve({ ok: false, latencyMs: 1, error: 'refused', detail: 'refused' });
+    await clock.advance(0);
+    expect(runs).toHaveLength(2);
+    const [first, waited] = runs;
+    expect(first!.startLagMs).toBe(0);
+    expect(first!.dueAt).toBe(first!.result.at);
+    // The second was due within the first interval and started only when the first let go, 3 s or more later.
+    expect(waited!.dueAt).toBe(nextDueAt(clock.now() - 13_000, 10_000, phaseOf(waited!.result.checkId)));
+    expect(waited!.startLagMs).toBe(waited!.result.at - waited!.dueAt);
+    expect(waited!.startLagMs).toBeGreaterThanOrEqual(3_000);
+    expect(waited!.result).not.toHaveProperty('location');
     scheduler.stop();
   });
 
@@ -442,8 +471,8 @@ describe('Scheduler', () => {
       }
     }
     const clock = new CountingClock();
-    const results: CheckResult[] = [];
-    const scheduler = new Scheduler({ location: 'test', clock, tickMs: 20, kinds: { instant: instantKind }, onResult: (r) => results.push(r) });
+    const results: RunResult[] = [];
+    const scheduler = new Scheduler({ clock, tickMs: 20, kinds: { instant: instantKind }, onResult: (r) => results.push(r) });
     const ids = Array.from({ length: 2_000 }, (_, i) => `t${i}`);
     scheduler.setChecks(ids.map((id) => check(id)));
     await clock.advance(10_019);

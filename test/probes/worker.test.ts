@@ -5,8 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { z } from 'zod';
 import { WORKER_PROTOCOL_VERSION, type ServerToWorker, type WorkerToServer } from '../../probes/protocol';
 import { BoundedBuffer, RESULT_BATCH_MAX, parseWorkerArgs, workersUrl } from '../../probes/worker';
+import { waitFor } from '../helpers/wait';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'test-token';
@@ -93,6 +95,51 @@ class WorkerConnection {
 
 const isHello = (m: WorkerToServer): m is Extract<WorkerToServer, { type: 'hello' }> => m.type === 'hello';
 const isResults = (m: WorkerToServer): m is Extract<WorkerToServer, { type: 'results' }> => m.type === 'results';
+type Stats = Extract<WorkerToServer, { type: 'stats' }>;
+const isStats = (m: WorkerToServer): m is Stats => m.type === 'stats';
+
+/** probes/protocol.ts's stats message exactly: nothing missing, nothing extra. */
+const statsSchema = z
+  .object({
+    type: z.literal('stats'),
+    lagMs: z.number(),
+    running: z.number(),
+    checks: z.number(),
+    self: z
+      .object({
+        lagMs: z.number(),
+        eventLoopDelayMs: z.number(),
+        stalledMs: z.number(),
+        canary: z.object({ ok: z.boolean(), latencyMs: z.number(), detail: z.string() }).strict().nullable(),
+        timeoutShare: z.number().min(0).max(1),
+        impaired: z.string().nullable(),
+      })
+      .strict(),
+  })
+  .strict();
+
+/** A port on loopback that nothing listens on: connecting is refused at once. */
+async function refusedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+/** A loopback site that accepts every request and never answers; tells the test when each arrives. */
+async function startSilentSite(onRequest: () => void): Promise<string> {
+  const site: Server = createServer(() => onRequest());
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+  cleanups.push(
+    () =>
+      new Promise<void>((resolve) => {
+        site.closeAllConnections();
+        site.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(site.address() as AddressInfo).port}/`;
+}
 
 interface Spawned {
   child: ChildProcess;
@@ -157,7 +204,8 @@ describe('probe worker process', () => {
       checks: [{ id: 'surgery-web', kind: 'http', target: website, intervalMs: 200, timeoutMs: 1_000, options: {} }],
     });
     const batch = await connection.next(isResults, 'a results batch');
-    expect(batch.results[0]).toMatchObject({ checkId: 'surgery-web', ok: true, location: 'test', detail: 'status 200' });
+    expect(batch.results[0]).toMatchObject({ checkId: 'surgery-web', ok: true, detail: 'status 200' });
+    expect(batch.results[0]).not.toHaveProperty('location');
 
     // The server drops the worker: it comes back by itself and keeps reporting.
     connection.ws.terminate();
@@ -218,6 +266,80 @@ describe('probe worker process', () => {
     expect(keepAliveAsked).toBe(0);
   });
 
+  it('a healthy worker: failures against a refused port go out untagged and without a location, stats every second carry its own health', async () => {
+    const { server, url } = await startFakeServer();
+    const port = await refusedPort();
+    const worker = spawnWorker(['--server', url, '--token', TOKEN, '--location', 'test']);
+    const connection = await server.nextConnection();
+    await connection.next(isHello, 'hello');
+    connection.send({
+      type: 'assign',
+      checks: [{ id: 'closed-port', kind: 'http', target: `http://127.0.0.1:${port}/`, intervalMs: 200, timeoutMs: 1_000, options: {} }],
+    });
+    const failures: Record<string, unknown>[] = [];
+    while (failures.length < 10) {
+      const batch = await connection.next(isResults, 'a results batch');
+      for (const result of batch.results) failures.push(result as Record<string, unknown>);
+    }
+    for (const result of failures) {
+      expect(result).toMatchObject({ checkId: 'closed-port', ok: false, error: 'refused' });
+      expect(result).not.toHaveProperty('location');
+      expect(result).not.toHaveProperty('impaired');
+    }
+    // The canary runs every 2 s through the same scheduler: wait until its answer shows.
+    let stats: Stats | undefined;
+    for (let i = 0; i < 10 && !stats?.self.canary; i++) stats = await connection.next(isStats, 'a stats message', 3_000);
+    expect(statsSchema.parse(stats)).toMatchObject({
+      checks: 1,
+      self: { canary: { ok: true, detail: 'status 200' }, impaired: null, stalledMs: 0 },
+    });
+    expect(stats?.self.timeoutShare).toBe(0);
+    worker.child.kill('SIGTERM');
+    expect(await within(10_000, 'the worker to exit', worker.exited)).toBe(0);
+  });
+
+  it('a worker stopped (SIGSTOP) mid-check past its timeout tags that timeout impaired, and says it stalled in its stats', async () => {
+    const { server, url } = await startFakeServer();
+    let requests = 0;
+    const site = await startSilentSite(() => requests++);
+    const worker = spawnWorker(['--server', url, '--token', TOKEN, '--location', 'test']);
+    const connection = await server.nextConnection();
+    await connection.next(isHello, 'hello');
+    connection.send({
+      type: 'assign',
+      checks: [{ id: 'slow-gateway', kind: 'http', target: site, intervalMs: 3_000, timeoutMs: 1_000, options: {} }],
+    });
+
+    // Pause the worker as soon as a run is in flight, for longer than the run's timeout.
+    // Should the pause land after the deadline (a slow test host), the timeout is honest and
+    // untagged; try the next run.
+    let tagged: Record<string, unknown> | undefined;
+    for (let attempt = 0; attempt < 3 && !tagged; attempt++) {
+      const seen = requests;
+      await waitFor('a run in flight against the silent site', () => requests > seen, 10_000, 5);
+      worker.child.kill('SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      worker.child.kill('SIGCONT');
+      for (;;) {
+        const batch = await connection.next(isResults, 'the timed-out run', 10_000);
+        const result = batch.results.find((r) => r.checkId === 'slow-gateway') as Record<string, unknown> | undefined;
+        if (!result) continue;
+        expect(result).toMatchObject({ ok: false, error: 'timeout' });
+        expect(result).not.toHaveProperty('location');
+        if (typeof result.impaired === 'string') tagged = result;
+        break;
+      }
+    }
+    expect(tagged?.impaired).toMatch(/stalled for [0-9.]+ s/);
+
+    // The stall stays in the window (10 s) after the timeout was counted.
+    const stalled = await waitForStats(connection, (s) => s.self.impaired !== null && s.self.timeoutShare > 0);
+    expect(statsSchema.parse(stalled).self.stalledMs).toBeGreaterThanOrEqual(1_500);
+    expect(stalled.self.impaired).toMatch(/stalled for [0-9.]+ s/);
+    worker.child.kill('SIGTERM');
+    expect(await within(10_000, 'the worker to exit', worker.exited)).toBe(0);
+  });
+
   it('exits with code 2 and one clear line when the server rejects the token', async () => {
     const { url } = await startFakeServer();
     const worker = spawnWorker(['--server', url, '--token', 'wrong', '--location', 'test']);
@@ -236,6 +358,15 @@ describe('probe worker process', () => {
     expect(lines[0]).toMatch(/^pulse worker: missing --token; usage:/);
   });
 });
+
+/** The next stats message that satisfies `wanted`, within a few of them. */
+async function waitForStats(connection: WorkerConnection, wanted: (s: Stats) => boolean): Promise<Stats> {
+  for (let i = 0; i < 10; i++) {
+    const stats = await connection.next(isStats, 'a stats message', 3_000);
+    if (wanted(stats)) return stats;
+  }
+  throw new Error('no stats message within 10 said what was wanted');
+}
 
 describe('worker command line', () => {
   it('reads flags, falling back to the environment, with location defaulting to local', () => {
