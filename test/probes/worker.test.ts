@@ -291,7 +291,7 @@ describe('probe worker process', () => {
     for (let i = 0; i < 10 && !stats?.self.canary; i++) stats = await connection.next(isStats, 'a stats message', 3_000);
     expect(statsSchema.parse(stats)).toMatchObject({
       checks: 1,
-      self: { canary: { ok: true, detail: 'status 200' }, impaired: null, stalledMs: 0 },
+      self: { canary: { ok: true, detail: 'status 200' }, impaired: null },
     });
     expect(stats?.self.timeoutShare).toBe(0);
     worker.child.kill('SIGTERM');
