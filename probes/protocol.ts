@@ -1,6 +1,6 @@
 // Messages between a probe worker and the server, over one WebSocket at /workers.
 // The worker authenticates with `Authorization: Bearer <token>` on the upgrade request.
-import type { CheckAssignment, CheckResult } from './types';
+import type { CheckAssignment, ProbeOutcome } from './types';
 
 /**
  * 2: results carry no `location` (the server takes it from the connection's `hello`), may
@@ -9,7 +9,8 @@ import type { CheckAssignment, CheckResult } from './types';
 export const WORKER_PROTOCOL_VERSION = 2;
 
 /** A result as a worker sends it: no location (the server takes the authenticated connection's). */
-export type WorkerResult = Omit<CheckResult, 'location'>;
+// Spelled out rather than Omit<CheckResult, 'location'>: Omit flattens the ok/failed union.
+export type WorkerResult = ProbeOutcome & { checkId: string; at: number; impaired?: string };
 
 /**
  * A worker watching itself, sent with every `stats` (every second). A worker whose own view
