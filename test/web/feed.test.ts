@@ -54,6 +54,7 @@ function incident(id: number, patch: Partial<IncidentView> = {}): IncidentView {
     key: 'service:emis-web',
     kind: 'service',
     title: 'EMIS Web is down',
+    finding: null,
     status: 'open',
     severity: 'down',
     openedAt: at(T0),
@@ -308,5 +309,76 @@ describe('self-monitoring', () => {
     expect(state.probes).toBe('quiet');
     const back = play([hello, snapshot(1), { type: 'heartbeat', seq: 2, at: at(T0 + 2000), probes: 'ok' }]);
     expect(back.state.probes).toBe('ok');
+  });
+
+  const WHY = "Pulse's probes in local are overloaded: 4.6 s behind";
+  const impairedSnapshot = (seq: number, impaired: string | null | undefined): LiveServerMessage => ({
+    ...(snapshot(seq) as Extract<LiveServerMessage, { type: 'snapshot' }>),
+    probes: 'impaired',
+    ...(impaired === undefined ? {} : { impaired }),
+  });
+  const impairedBeat = (seq: number, impaired: string | null | undefined): LiveServerMessage => ({
+    type: 'heartbeat',
+    seq,
+    at: at(T0 + seq * 1000),
+    probes: 'impaired',
+    ...(impaired === undefined ? {} : { impaired }),
+  });
+
+  it('starts with Pulse seeing, nothing impaired', () => {
+    expect(initialFeed()).toMatchObject({ probes: 'ok', impaired: null });
+  });
+
+  it('carries Pulse’s impairment and why from a snapshot, in the server’s words', () => {
+    const { state } = play([hello, impairedSnapshot(1, WHY)]);
+    expect(state.probes).toBe('impaired');
+    expect(state.impaired).toBe(WHY);
+    // Still live, and nothing else about the data changes: impaired is not stale.
+    expect(connectionState(state, OPEN, T0 + 2)).toBe('live');
+    expect(Object.keys(state.practices ?? {})).toEqual(['A81001', 'A81002']);
+  });
+
+  it('takes the newest reason from each heartbeat, and forgets it once Pulse sees again', () => {
+    const { state } = play([hello, snapshot(1), impairedBeat(2, WHY), impairedBeat(3, "Pulse's probes in local are overloaded: 5.1 s behind")]);
+    expect(state.probes).toBe('impaired');
+    expect(state.impaired).toBe("Pulse's probes in local are overloaded: 5.1 s behind");
+    const back = play([hello, snapshot(1), impairedBeat(2, WHY), heartbeat(3)]);
+    expect(back.state.probes).toBe('ok');
+    expect(back.state.impaired).toBeNull();
+  });
+
+  it('keeps a reason only while impaired: one sent with another state is ignored', () => {
+    const quiet: LiveServerMessage = { type: 'heartbeat', seq: 2, at: at(T0 + 2000), probes: 'quiet', impaired: WHY };
+    const { state } = play([hello, impairedSnapshot(1, WHY), quiet]);
+    expect(state).toMatchObject({ probes: 'quiet', impaired: null });
+  });
+
+  it('is impaired without a reason when the server gives none, an empty one or not a string', () => {
+    expect(play([hello, impairedSnapshot(1, undefined)]).state).toMatchObject({ probes: 'impaired', impaired: null });
+    expect(play([hello, impairedSnapshot(1, null)]).state).toMatchObject({ probes: 'impaired', impaired: null });
+    expect(play([hello, impairedSnapshot(1, '   ')]).state).toMatchObject({ probes: 'impaired', impaired: null });
+    const odd = parseServerMessage(JSON.stringify({ type: 'heartbeat', seq: 2, at: at(T0 + 2000), probes: 'impaired', impaired: 42 }));
+    expect(odd).not.toBeNull();
+    expect(play([hello, snapshot(1), odd!]).state).toMatchObject({ probes: 'impaired', impaired: null });
+  });
+
+  it('reads the impairment through the socket edge, snapshot and heartbeat', () => {
+    const snap = parseServerMessage(JSON.stringify(impairedSnapshot(1, WHY)));
+    const beat = parseServerMessage(JSON.stringify(impairedBeat(2, WHY)));
+    expect(snap).toMatchObject({ type: 'snapshot', probes: 'impaired', impaired: WHY });
+    expect(beat).toMatchObject({ type: 'heartbeat', probes: 'impaired', impaired: WHY });
+    expect(play([hello, snap!, beat!]).state).toMatchObject({ seq: 2, probes: 'impaired', impaired: WHY });
+  });
+
+  it('ignores an impaired heartbeat out of sequence (it asks for a snapshot instead)', () => {
+    const { state, actions } = play([hello, snapshot(1), impairedBeat(3, WHY)]);
+    expect(actions.at(-1)).toBe('resync');
+    expect(state).toMatchObject({ probes: 'ok', impaired: null });
+  });
+
+  it('a server from before self-monitoring (no probes at all) reads as ok', () => {
+    const { probes: _p, ...old } = snapshot(1) as Extract<LiveServerMessage, { type: 'snapshot' }>;
+    const parsed = parseServerMessage(JSON.stringify(old));
+    expect(play([hello, parsed!]).state).toMatchObject({ probes: 'ok', impaired: null });
   });
 });

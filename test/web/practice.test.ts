@@ -22,7 +22,7 @@ import {
   type TransitionView,
 } from '../../web/practice/backup';
 import { bucketise, bucketLabel, summarise, withRecent, type MinuteSummary } from '../../web/practice/charts';
-import { incidentsOf, type IncidentSummary } from '../../web/practice/incidents';
+import { incidentsOf, widerIncident, type IncidentSummary } from '../../web/practice/incidents';
 import { checkName, checkSubject, durationInWords, fleetCounts, percentInWords, sinceInWords, situation } from '../../web/practice/words';
 
 const at = '2026-05-01T08:00:00Z';
@@ -257,7 +257,7 @@ describe('chart data', () => {
 
 describe('the practice’s incidents', () => {
   const incident = (id: number, status: 'open' | 'resolved', affected: string[], openedAt: string): IncidentSummary => ({
-    id, key: `service:x${id}`, kind: 'service', title: `Incident ${id}`, status, severity: 'down', openedAt, resolvedAt: null, affected, peakAffected: affected.length,
+    id, key: `service:x${id}`, kind: 'service', title: `Incident ${id}`, finding: null, status, severity: 'down', openedAt, resolvedAt: null, affected, peakAffected: affected.length,
   });
   it('keeps only those affecting the practice, open first, newest first', () => {
     const list = incidentsOf(
@@ -270,5 +270,27 @@ describe('the practice’s incidents', () => {
       'A81001',
     );
     expect(list.map((i) => i.id)).toEqual([2, 4, 1]);
+  });
+
+  const endpoints = (id: number, status: 'open' | 'resolved', affected: string[], openedAt: string): IncidentSummary => ({
+    ...incident(id, status, affected, openedAt),
+    key: 'estate:endpoints',
+    kind: 'endpoints',
+    title: 'Workstations failing across 40 practices in 9 PCNs — 70% of agents silent',
+    finding: '94% of silent workstations last reported falcon-sensor 7.16.18605 (8% of healthy ones)',
+  });
+
+  it('finds the open estate-wide workstation incident the practice is part of, for its cause to link to', () => {
+    const list = [
+      incident(1, 'open', ['A81001'], '2026-05-01T10:00:00Z'),
+      endpoints(2, 'resolved', ['A81001'], '2026-05-01T08:00:00Z'),
+      endpoints(3, 'open', ['A81001', 'B1'], '2026-05-01T09:00:00Z'),
+      endpoints(4, 'open', ['B1'], '2026-05-01T11:00:00Z'),
+    ];
+    expect(widerIncident(list, 'A81001')?.id).toBe(3);
+    expect(widerIncident(list, 'B1')?.id).toBe(4);
+    expect(widerIncident(list, 'C9')).toBeNull();
+    // A service outage or the practice's own incident is not "wider" in this sense.
+    expect(widerIncident([incident(1, 'open', ['A81001'], '2026-05-01T10:00:00Z')], 'A81001')).toBeNull();
   });
 });

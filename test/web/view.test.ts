@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { IncidentView, PracticeView, ServiceView } from '../../server/live/protocol';
 import {
+  INCIDENT_SCOPE,
   MODE_ICON,
+  NOT_AN_OUTAGE,
+  incidentScopeLabel,
+  isEstateIncident,
   offers,
+  probesNotice,
+  probesSentence,
   MODE_LABEL,
   REASON_CODES,
   causeInWords,
@@ -69,6 +75,7 @@ describe('open incidents', () => {
     key: `practice:A${id}`,
     kind: 'practice',
     title: `Incident ${id}`,
+    finding: null,
     status: 'open',
     severity,
     openedAt,
@@ -83,6 +90,22 @@ describe('open incidents', () => {
       incident(3, 'down', '2026-05-01T09:00:00Z'),
     ]);
     expect(sorted.map((i) => i.id)).toEqual([3, 2, 1]);
+  });
+
+  it('puts Pulse’s own incident after every estate incident, whatever its severity or age', () => {
+    const pulse: IncidentView = { ...incident(9, 'down', '2026-05-01T10:00:00Z'), key: 'pulse:self', kind: 'pulse' };
+    const sorted = sortIncidents([pulse, incident(1, 'degraded', '2026-05-01T08:00:00Z'), incident(2, 'down', '2026-05-01T09:00:00Z')]);
+    expect(sorted.map((i) => i.id)).toEqual([2, 1, 9]);
+    expect(isEstateIncident(pulse)).toBe(false);
+    expect(isEstateIncident({ kind: 'endpoints' })).toBe(true);
+  });
+
+  it('says where an incident is when its title does not: workstations across the estate, or Pulse itself', () => {
+    expect(incidentScopeLabel('endpoints')).toBe('Workstations across the estate');
+    expect(incidentScopeLabel('pulse')).toBe('Pulse itself');
+    expect(incidentScopeLabel('service')).toBeNull();
+    expect(incidentScopeLabel('practice')).toBeNull();
+    expect(Object.keys(INCIDENT_SCOPE).sort()).toEqual(['endpoints', 'pcn', 'practice', 'pulse', 'service']);
   });
 
   it('shows when an incident opened as HH:MM, 24-hour', () => {
@@ -151,5 +174,36 @@ describe('what the console offers', () => {
   });
   it('offers notes to ops and managers, not viewers', () => {
     expect([ops, manager, viewer].map((u) => offers(u, 'incident.annotate'))).toEqual([true, true, false]);
+  });
+});
+
+describe('Pulse’s own trouble in words', () => {
+  it('says nothing while Pulse sees (or is starting)', () => {
+    expect(probesNotice('ok', null)).toBeNull();
+    expect(probesNotice('starting', null)).toBeNull();
+    expect(probesNotice('ok', 'left over')).toBeNull();
+  });
+
+  it('says Pulse is impaired, why in the server’s words, and that it is not an outage of the practices', () => {
+    const notice = probesNotice('impaired', "Pulse's probes in local are overloaded: 4.6 s behind.")!;
+    expect(notice.kind).toBe('impaired');
+    expect(notice.why).toBe("Pulse's probes in local are overloaded: 4.6 s behind");
+    expect(probesSentence(notice)).toBe(
+      "Pulse's own monitoring is impaired: Pulse's probes in local are overloaded: 4.6 s behind. What it cannot judge is shown as Unknown — this is not an outage of the practices.",
+    );
+    expect(notice.meaning).toContain(NOT_AN_OUTAGE);
+  });
+
+  it('still says it when the server gave no reason', () => {
+    expect(probesSentence(probesNotice('impaired', null)!)).toBe(
+      "Pulse's own monitoring is impaired. What it cannot judge is shown as Unknown — this is not an outage of the practices.",
+    );
+  });
+
+  it('tells quiet (results stopped) apart from impaired', () => {
+    const quiet = probesNotice('quiet', null)!;
+    expect(quiet.kind).toBe('quiet');
+    expect(quiet.headline).toBe("Pulse's own probes have stopped reporting");
+    expect(quiet.headline).not.toBe(probesNotice('impaired', null)!.headline);
   });
 });

@@ -3,7 +3,7 @@
 // before reconnecting. No sockets, timers or clocks here (time is passed in), so every rule
 // is unit-tested without a browser. It must never compute a status: it keeps what the
 // server said.
-import type { Counts, IncidentView, LiveServerMessage, PracticeView, ServiceView } from '../../server/live/protocol';
+import type { Counts, IncidentView, LiveServerMessage, PracticeView, ProbesState, ServiceView } from '../../server/live/protocol';
 
 /** What the operator is told about the feed. */
 export type ConnectionState = 'connecting' | 'live' | 'stale' | 'offline';
@@ -27,8 +27,13 @@ export interface FeedState {
   lastUpdateAt: string | null;
   /** Client clock (ms) the current socket opened; bounds the wait for a first snapshot. */
   openedAt: number | null;
-  /** Whether Pulse's own probes are reporting, from the latest snapshot or heartbeat. */
-  probes: 'ok' | 'starting' | 'quiet';
+  /** Whether Pulse's own probes are reporting and can see, from the latest snapshot or heartbeat. */
+  probes: ProbesState;
+  /**
+   * While `probes` is `impaired`: why, in the server's plain words (e.g. `Pulse's probes in
+   * local are overloaded: 4.6 s behind`), or null when it gave none. Null in every other state.
+   */
+  impaired: string | null;
 }
 
 export type FeedAction = 'none' | 'resync';
@@ -59,6 +64,7 @@ export function initialFeed(): FeedState {
     lastUpdateAt: null,
     openedAt: null,
     probes: 'ok',
+    impaired: null,
   };
 }
 
@@ -85,7 +91,7 @@ export function reduce(state: FeedState, message: LiveServerMessage, now: number
           incidents: mergeIncidents({}, message.incidents),
           lastMessageAt: now,
           lastUpdateAt: message.at,
-          probes: message.probes ?? 'ok',
+          ...probesOf(message),
         },
         action: 'none',
       };
@@ -98,7 +104,7 @@ export function reduce(state: FeedState, message: LiveServerMessage, now: number
         return { state: { ...state, awaitingSnapshot: true }, action: 'resync' };
       }
       const confirmed: FeedState = { ...state, seq: message.seq, lastMessageAt: now, lastUpdateAt: message.at };
-      if (message.type === 'heartbeat') return { state: { ...confirmed, probes: message.probes ?? 'ok' }, action: 'none' };
+      if (message.type === 'heartbeat') return { state: { ...confirmed, ...probesOf(message) }, action: 'none' };
       return {
         state: {
           ...confirmed,
@@ -111,6 +117,17 @@ export function reduce(state: FeedState, message: LiveServerMessage, now: number
       };
     }
   }
+}
+
+/**
+ * Pulse's own state as a snapshot or heartbeat says it: a server from before self-monitoring
+ * sends no `probes` (read as ok); the reason is kept only while impaired, so a stale reason
+ * never outlives the state it explained.
+ */
+function probesOf(message: { probes?: ProbesState; impaired?: string | null }): Pick<FeedState, 'probes' | 'impaired'> {
+  const probes = message.probes ?? 'ok';
+  const why = probes === 'impaired' && typeof message.impaired === 'string' ? message.impaired.trim() : '';
+  return { probes, impaired: why === '' ? null : why };
 }
 
 /** True when nothing in sequence has arrived for two heartbeat intervals. */

@@ -5,7 +5,7 @@
 // Timers: one interval for the whole life of the feed (clock + watchdog), at most one
 // pending reconnect timeout, and handlers that ignore any socket but the current one, so
 // reconnects never stack timers or double-schedule. close() clears all of them.
-import type { Counts, IncidentView, LiveClientMessage, PracticeView, ServiceView } from '../../server/live/protocol';
+import type { Counts, IncidentView, LiveClientMessage, PracticeView, ProbesState, ServiceView } from '../../server/live/protocol';
 import {
   connected,
   connectionState,
@@ -81,9 +81,16 @@ export class LiveFeed {
   get incidents(): Readonly<Record<number, IncidentView>> {
     return this.#feed.incidents;
   }
-  /** Whether Pulse's own probes are reporting (`quiet`: every status is going stale). */
-  get probes(): 'ok' | 'starting' | 'quiet' {
+  /**
+   * Whether Pulse's own probes are reporting (`quiet`: every status is going stale) and can
+   * see (`impaired`: what Pulse could not judge is shown unknown; see `impaired` for why).
+   */
+  get probes(): ProbesState {
     return this.#feed.probes;
+  }
+  /** While `probes` is `impaired`: why, in the server's plain words; else null. */
+  get impaired(): string | null {
+    return this.#feed.impaired;
   }
   /** Client clock (ms) of the last in-sequence message. */
   get lastMessageAt(): number | null {

@@ -1,6 +1,6 @@
 // How statuses the server sent are put into words, shapes and order on screen. Presentation
 // only: it never decides a status, it labels the one it is given.
-import type { IncidentView, PracticeView, ServiceView } from '../../server/live/protocol';
+import type { IncidentView, PracticeView, ProbesState, ServiceView } from '../../server/live/protocol';
 import type { Mode, StatusLevel } from '../../server/status/types';
 import type { BackupReasonCode } from '../../server/backup/types';
 
@@ -93,11 +93,86 @@ export function shortTime(at: string | number): string {
 
 const SEVERITY_RANK: Record<IncidentView['severity'], number> = { down: 0, degraded: 1 };
 
-/** Open incidents worst first, then the newest first. */
+/**
+ * True for an incident in the estate; false for Pulse's own (kind `pulse`: Pulse's monitoring
+ * is impaired). Pulse's own incident affects no practice: it is never counted or styled as an
+ * outage of the practices.
+ */
+export function isEstateIncident(incident: Pick<IncidentView, 'kind'>): boolean {
+  return incident.kind !== 'pulse';
+}
+
+/** Open incidents worst first, then the newest first; Pulse's own incident after the estate's. */
 export function sortIncidents(incidents: Iterable<IncidentView>): IncidentView[] {
+  const rank = (i: IncidentView) => (isEstateIncident(i) ? 0 : 1);
   return [...incidents].sort(
-    (a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || Date.parse(b.openedAt) - Date.parse(a.openedAt) || b.id - a.id,
+    (a, b) =>
+      rank(a) - rank(b) ||
+      SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] ||
+      Date.parse(b.openedAt) - Date.parse(a.openedAt) ||
+      b.id - a.id,
   );
+}
+
+/** What an incident is about, in words; a Record so a new kind cannot be forgotten here. */
+export const INCIDENT_SCOPE: Record<IncidentView['kind'], string> = {
+  service: 'A service practices depend on',
+  practice: 'One practice',
+  pcn: 'Practices in one PCN',
+  endpoints: 'Workstations across the estate',
+  pulse: 'Pulse itself',
+};
+
+/**
+ * The scope label a list shows beside an incident's title: only for the kinds whose title does
+ * not already say where (a service's or a practice's title names it).
+ */
+export function incidentScopeLabel(kind: IncidentView['kind']): string | null {
+  return kind === 'endpoints' || kind === 'pulse' ? INCIDENT_SCOPE[kind] : null;
+}
+
+/** Said wherever Pulse's own incident or impairment is shown. */
+export const NOT_AN_OUTAGE = 'this is not an outage of the practices';
+
+/** A banner about Pulse's own trouble, in words: headline, the server's reason, what it means. */
+export interface ProbesNotice {
+  kind: 'quiet' | 'impaired';
+  headline: string;
+  /** The server's reason, verbatim; null when it gave none. */
+  why: string | null;
+  /** What it means for what is on screen. */
+  meaning: string;
+}
+
+/**
+ * What to tell everyone about Pulse's own probes, or null when there is nothing to say.
+ * `quiet`: results have stopped (statuses are going stale). `impaired`: Pulse cannot judge
+ * everything it watches; what it cannot judge is already Unknown, so nothing is greyed out.
+ */
+export function probesNotice(probes: ProbesState, impaired: string | null): ProbesNotice | null {
+  if (probes === 'quiet') {
+    return {
+      kind: 'quiet',
+      headline: "Pulse's own probes have stopped reporting",
+      why: null,
+      meaning: "Statuses are not being refreshed. Check Pulse's probe workers.",
+    };
+  }
+  if (probes === 'impaired') {
+    const why = impaired?.trim().replace(/\.+$/, '') || null;
+    return {
+      kind: 'impaired',
+      headline: "Pulse's own monitoring is impaired",
+      why,
+      meaning: `What it cannot judge is shown as Unknown — ${NOT_AN_OUTAGE}.`,
+    };
+  }
+  return null;
+}
+
+/** The notice as one sentence (for screen readers and titles). */
+export function probesSentence(notice: ProbesNotice): string {
+  return `${notice.headline}${notice.why ? `: ${notice.why}` : ''}. ${notice.meaning}`;
 }
 
 export const ROLE_LABEL: Record<'ops' | 'manager' | 'viewer', string> = {
