@@ -12,13 +12,15 @@
 // check's newest result per probe location.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ObserverHealth } from '../probes/protocol';
 import { ERROR_CLASSES, type CheckResult } from '../probes/types';
 import type { Estate } from './config/estate';
 import { FLEET_CHECK_KIND } from './fleet/toResult';
 import type { IncidentKind } from './incidents';
 import type { PracticeView, ServiceView } from './live/protocol';
-import { staleAfterMs } from './status/rollup';
+import { MAX_CLOCK_SKEW_MS, isUnjudged, staleAfterMs } from './status/rollup';
 import { STATUS_LEVELS, type StatusLevel } from './status/types';
+import { REJECT_REASONS, type RejectReason } from './workers/gateway';
 
 export interface MetricsSources {
   estate: Estate;
@@ -30,10 +32,18 @@ export interface MetricsSources {
   services: () => Iterable<ServiceView>;
   openIncidents: () => Iterable<{ kind: IncidentKind }>;
   liveClients: () => number;
-  workers: () => { location: string; lagMs: number }[];
+  /** The connected probe workers (gateway.workers()): lag, and their own view of their health. */
+  workers: () => { location: string; lagMs: number; self?: ObserverHealth | null; impaired?: string | null }[];
+  /** Results the gateway refused for their time, by reason (gateway.rejected()). */
+  rejectedResults?: () => Readonly<Record<RejectReason, number>>;
+  /** True while Pulse's self-incident is open (some observer, a worker or the server, cannot judge). */
+  selfImpaired?: () => boolean;
+  /** The server's own event-loop delay (ms) as its self-watch judges it (p99 over its window). */
+  serverEventLoopDelayMs?: () => number;
 }
 
-export const INCIDENT_KINDS: readonly IncidentKind[] = ['service', 'practice', 'pcn'];
+export const INCIDENT_KINDS: readonly IncidentKind[] = ['service', 'practice', 'pcn', 'endpoints', 'pulse'];
+
 export const STORE_OPERATIONS = ['transitions', 'incidents'] as const;
 export type StoreOperation = (typeof STORE_OPERATIONS)[number];
 export type BackupActionResult = 'ok' | 'failed';
@@ -45,6 +55,8 @@ interface LocationResult {
   at: number;
   ok: boolean;
   latencyMs: number;
+  /** False when the observer was impaired and the run failed or was slow: no evidence, not counted as fresh. */
+  judged: boolean;
 }
 
 /** One check: its newest results; its lines are at its position in the tables. */
@@ -60,9 +72,13 @@ interface CheckRecord {
   certExpiresAt: number | null;
 }
 
-/** `result` label values of pulse_check_results_total: ok, then the error classes. */
-const RESULT_LABELS = ['ok', ...ERROR_CLASSES] as const;
+/**
+ * `result` label values of pulse_check_results_total: ok, the error classes, then `impaired`
+ * (a failure or slow run while its worker could not judge: not the target's fault).
+ */
+const RESULT_LABELS = ['ok', ...ERROR_CLASSES, 'impaired'] as const;
 const ERROR_INDEX = new Map<string, number>(ERROR_CLASSES.map((e, i) => [e, i + 1]));
+const IMPAIRED_INDEX = RESULT_LABELS.length - 1;
 
 export function createMetrics(sources: MetricsSources) {
   const { estate } = sources;
@@ -147,7 +163,7 @@ export function createMetrics(sources: MetricsSources) {
   // --- Incidents and backup mode -----------------------------------------------------------
   new Gauge({
     name: 'pulse_incidents_open',
-    help: 'Open incidents by kind: a shared service (root cause), a practice failing on its own, or a PCN (suspected common cause).',
+    help: "Open incidents by kind: a shared service (root cause), a practice failing on its own, a PCN (suspected common cause), endpoints failing across many practices at once, or Pulse itself (it cannot see).",
     labelNames: ['kind'] as const,
     registers: [registry],
     collect() {
@@ -217,6 +233,84 @@ export function createMetrics(sources: MetricsSources) {
     storeWrites.zero({ operation });
     storeFailures.inc({ operation }, 0);
   }
+  new Counter({
+    name: 'pulse_worker_results_rejected_total',
+    help: 'Probe results refused because their time was more than the allowed skew from when they arrived: future (dated ahead) or late (finished long before).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      const counts = sources.rejectedResults?.();
+      this.reset();
+      for (const reason of REJECT_REASONS) this.inc({ reason }, counts?.[reason] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'pulse_worker_impaired',
+    help: "1 while a probe worker of the location says it cannot judge (behind, stalled, its canary failing) or its health reports stopped: its failures are not counted as the targets'.",
+    labelNames: ['location'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const by = new Map<string, number>();
+      for (const w of sources.workers()) by.set(w.location, Math.max(by.get(w.location) ?? 0, w.impaired ? 1 : 0));
+      for (const [location, v] of by) this.set({ location }, v);
+    },
+  });
+  new Gauge({
+    name: 'pulse_worker_event_loop_delay_seconds',
+    help: "Event-loop delay (p99 over the worker's last window) of the worst probe worker of each location, as it reports it.",
+    labelNames: ['location'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const worst = new Map<string, number>();
+      for (const w of sources.workers()) {
+        if (w.self) worst.set(w.location, Math.max(worst.get(w.location) ?? 0, w.self.eventLoopDelayMs));
+      }
+      for (const [location, ms] of worst) this.set({ location }, ms / 1000);
+    },
+  });
+  new Gauge({
+    name: 'pulse_worker_canary_up',
+    help: "1 when every probe worker of the location that runs a canary (a target that must always answer) saw it answer, 0 when any did not.",
+    labelNames: ['location'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const by = new Map<string, number>();
+      for (const w of sources.workers()) {
+        const canary = w.self?.canary;
+        if (canary) by.set(w.location, Math.min(by.get(w.location) ?? 1, canary.ok ? 1 : 0));
+      }
+      for (const [location, v] of by) this.set({ location }, v);
+    },
+  });
+  new Gauge({
+    name: 'pulse_self_impaired',
+    help: "1 while Pulse's own self-incident is open: one of its observers (a probe worker or the server) cannot judge, so what it cannot see is shown unknown.",
+    registers: [registry],
+    collect() {
+      this.set(sources.selfImpaired?.() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'pulse_server_event_loop_delay_seconds',
+    help: "The server's event-loop delay as its self-watch judges it (p99 over its window).",
+    registers: [registry],
+    collect() {
+      this.set((sources.serverEventLoopDelayMs?.() ?? 0) / 1000);
+    },
+  });
+  const serverStalls = new Counter({
+    name: 'pulse_server_stalls_total',
+    help: 'Times the server found it had not run for far longer than its tick (a GC pause, a VM migration, SIGSTOP, a starved CPU).',
+    registers: [registry],
+  });
+  const serverStalled = new Counter({
+    name: 'pulse_server_stalled_seconds_total',
+    help: 'Time the server spent stalled, summed over pulse_server_stalls_total.',
+    registers: [registry],
+  });
   const breakGlass = new Counter({
     name: 'pulse_break_glass_signins_total',
     help: 'Sign-ins with a sealed break-glass account. Any increase should page someone.',
@@ -291,7 +385,7 @@ export function createMetrics(sources: MetricsSources) {
       let failed = false;
       let newest: LocationResult | null = null;
       for (const l of c.locations) {
-        if (now - l.at > c.staleMs) continue;
+        if (now - l.at > c.staleMs || l.at - now > MAX_CLOCK_SKEW_MS || !l.judged) continue;
         if (!l.ok) failed = true;
         if (!newest || l.at > newest.at) newest = l;
       }
@@ -364,15 +458,17 @@ export function createMetrics(sources: MetricsSources) {
       for (const r of results) {
         const c = checks.get(r.checkId);
         if (!c) continue;
-        if (fromWorkers) c.counts[r.ok ? 0 : ERROR_INDEX.get(r.error)!]!++;
+        const judged = !isUnjudged(r);
+        if (fromWorkers) c.counts[!judged ? IMPAIRED_INDEX : r.ok ? 0 : ERROR_INDEX.get(r.error)!]!++;
         let l: LocationResult | undefined;
         for (const x of c.locations) if (x.location === r.location) l = x;
         if (!l) {
-          c.locations.push({ location: r.location, at: r.at, ok: r.ok, latencyMs: r.latencyMs });
-        } else if (r.at >= l.at) {
+          c.locations.push({ location: r.location, at: r.at, ok: r.ok, latencyMs: r.latencyMs, judged });
+        } else if (r.at >= l.at || l.at - r.at > MAX_CLOCK_SKEW_MS) {
           l.at = r.at;
           l.ok = r.ok;
           l.latencyMs = r.latencyMs;
+          l.judged = judged;
         } else {
           continue; // older than what this location already reported
         }
@@ -395,6 +491,11 @@ export function createMetrics(sources: MetricsSources) {
     },
     breakGlass() {
       breakGlass.inc();
+    },
+    /** The server found it had not run for `ms` (its self-watch calls this once per stall). */
+    serverStall(ms: number) {
+      serverStalls.inc();
+      serverStalled.inc(Math.max(0, ms) / 1000);
     },
   };
 }

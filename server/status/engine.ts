@@ -11,6 +11,7 @@ import {
   rollUp,
   upstreamServices,
   type CheckState,
+  type LocationSeen,
   type Rolled,
   type Seen,
 } from './rollup';
@@ -42,11 +43,40 @@ export interface StatusChange {
   at: number;
 }
 
+/**
+ * Who vouches for a check state: the credential its results came in with. A stored worker
+ * token is `token:<id>` (tokenSource), the shared PULSE_WORKER_TOKEN is 'shared', and the
+ * server's own judgements (workstation fleets) are 'server'. Revoking a token forgets
+ * what it contributed (forgetSource).
+ */
+export const SHARED_SOURCE = 'shared';
+export const SERVER_SOURCE = 'server';
+export function tokenSource(tokenId: number): string {
+  return `token:${tokenId}`;
+}
+
+/**
+ * Version 2 adds each check state's source; version 1 (without) is still read, its states
+ * counted as the shared token's.
+ */
 export interface EngineSnapshot {
+  version: 2;
+  checks: [string, string, CheckState, string][];
+  subjects: [SubjectKey, SubjectStatus][];
+  reports: [string, PeopleReport][];
+}
+
+interface EngineSnapshotV1 {
   version: 1;
   checks: [string, string, CheckState][];
   subjects: [SubjectKey, SubjectStatus][];
   reports: [string, PeopleReport][];
+}
+
+/** One check as seen from one location, and the source whose results made it. */
+interface LocationEntry {
+  state: CheckState;
+  source: string;
 }
 
 export interface LocationHealth {
@@ -58,8 +88,8 @@ export interface LocationHealth {
 }
 
 export class StatusEngine {
-  /** Per check, its state as seen from each probe location that has reported it. */
-  private readonly checkStates = new Map<string, Map<string, CheckState>>();
+  /** Per check, its state as seen from each probe location that has reported it, with its source. */
+  private readonly checkStates = new Map<string, Map<string, LocationEntry>>();
   /** Each check's status as last rolled up, so staleness changes are noticed on tick. */
   private readonly checkSeen = new Map<string, StatusLevel>();
   private readonly statuses = new Map<SubjectKey, SubjectStatus>();
@@ -99,18 +129,26 @@ export class StatusEngine {
   /**
    * Everything needed to carry on after a restart exactly where we were: each check's state
    * per location, each subject's status and since, and people's reports. Check states keep
-   * their real result times, so data that went stale during the restart shows as unknown.
+   * their real result times, so data that went stale during the restart shows as unknown,
+   * and their sources, so a token revoked meanwhile can be forgotten (retainSources).
    */
   exportState(): EngineSnapshot {
     const checks: EngineSnapshot['checks'] = [];
-    for (const [id, byLocation] of this.checkStates) for (const [location, state] of byLocation) checks.push([id, location, state]);
-    return { version: 1, checks, subjects: [...this.statuses], reports: [...this.reports] };
+    for (const [id, byLocation] of this.checkStates) {
+      for (const [location, { state, source }] of byLocation) checks.push([id, location, state, source]);
+    }
+    return { version: 2, checks, subjects: [...this.statuses], reports: [...this.reports] };
   }
 
-  /** Restores a snapshot taken by exportState; entries for checks or subjects no longer in the estate are dropped. */
-  importState(snapshot: EngineSnapshot): void {
-    if (snapshot.version !== 1) return;
-    for (const [id, location, state] of snapshot.checks) this.checkStates.get(id)?.set(location, state);
+  /**
+   * Restores a snapshot taken by exportState (version 2, or 1 from before sources were
+   * kept); entries for checks or subjects no longer in the estate are dropped.
+   */
+  importState(snapshot: EngineSnapshot | EngineSnapshotV1): void {
+    if (snapshot.version !== 1 && snapshot.version !== 2) return;
+    for (const [id, location, state, source] of snapshot.checks as EngineSnapshot['checks']) {
+      this.checkStates.get(id)?.set(location, { state, source: source ?? SHARED_SOURCE });
+    }
     for (const [key, status] of snapshot.subjects) {
       if (this.statuses.has(key)) {
         this.statuses.set(key, status);
@@ -142,8 +180,12 @@ export class StatusEngine {
     return this.inMaintenance.get(key) ?? null;
   }
 
-  /** Folds results in; unknown check ids are counted and ignored (a worker may lag a reload). */
-  ingest(results: CheckResult[]): { accepted: number; unknown: number } {
+  /**
+   * Folds results in; unknown check ids are counted and ignored (a worker may lag a reload).
+   * `source` is the credential they came in with (SHARED_SOURCE, tokenSource(id)); the
+   * server's own results (fleets) default to SERVER_SOURCE.
+   */
+  ingest(results: CheckResult[], source: string = SERVER_SOURCE): { accepted: number; unknown: number } {
     let accepted = 0;
     let unknown = 0;
     for (const result of results) {
@@ -153,12 +195,46 @@ export class StatusEngine {
         unknown++;
         continue;
       }
-      const state = byLocation.get(result.location) ?? INITIAL_CHECK_STATE;
-      byLocation.set(result.location, applyResult(state, result, this.estate.status));
+      const entry = byLocation.get(result.location);
+      const state = entry?.state ?? INITIAL_CHECK_STATE;
+      const next = applyResult(state, result, this.estate.status);
+      // A result ignored as out of order does not make its source the state's.
+      if (!entry || next !== state) byLocation.set(result.location, { state: next, source });
       this.dirty.add(`${check.subject.type}:${check.subject.id}`);
       accepted++;
     }
     return { accepted, unknown };
+  }
+
+  /**
+   * Forgets every check state `source` contributed (its token was revoked): those checks
+   * show what the other sources say, or unknown now, and their subjects are recomputed on
+   * the next recompute. Returns how many states were dropped.
+   */
+  forgetSource(source: string): number {
+    return this.retainSources((s) => s !== source);
+  }
+
+  /** Keeps only the check states whose source passes `keep` (on restore: the tokens that still exist). */
+  retainSources(keep: (source: string) => boolean): number {
+    let dropped = 0;
+    for (const [id, byLocation] of this.checkStates) {
+      for (const [location, entry] of byLocation) {
+        if (keep(entry.source)) continue;
+        byLocation.delete(location);
+        dropped++;
+        const check = this.estate.checks.get(id);
+        if (check) this.dirty.add(`${check.subject.type}:${check.subject.id}`);
+      }
+    }
+    return dropped;
+  }
+
+  /** Every source some check state holds now. */
+  sources(): Set<string> {
+    const out = new Set<string>();
+    for (const byLocation of this.checkStates.values()) for (const { source } of byLocation.values()) out.add(source);
+    return out;
   }
 
   /**
@@ -191,8 +267,9 @@ export class StatusEngine {
     const byLocation = this.checkStates.get(id);
     if (!check || !byLocation) return undefined;
     let lastAt: number | null = null;
-    for (const state of byLocation.values()) if (state.lastAt !== null) lastAt = Math.max(lastAt ?? 0, state.lastAt);
-    return { ...this.seen(id, now), lastAt, locations: this.seenByLocation(id, now) };
+    for (const { state } of byLocation.values()) if (state.lastAt !== null) lastAt = Math.max(lastAt ?? 0, state.lastAt);
+    const { status, detail } = this.seen(id, now);
+    return { status, detail, lastAt, locations: this.seenByLocation(id, now).map((v) => ({ location: v.location, status: v.status, detail: v.detail })) };
   }
 
   /**
@@ -221,9 +298,9 @@ export class StatusEngine {
       .sort((a, b) => a.location.localeCompare(b.location));
   }
 
-  private seenByLocation(id: string, now: number): { location: string; status: StatusLevel; detail: string }[] {
+  private seenByLocation(id: string, now: number): LocationSeen[] {
     const check = this.estate.checks.get(id)!;
-    return [...this.checkStates.get(id)!].map(([location, state]) => ({
+    return [...this.checkStates.get(id)!].map(([location, { state }]) => ({
       location,
       ...checkStatusAt(state, now, check.intervalMs, check.timeoutMs),
     }));

@@ -30,6 +30,12 @@ export interface CheckState {
   /** Why the latest (passing) result was degraded, if it was. */
   degraded: string | null;
   detail: string;
+  /**
+   * Set while the latest results came from an observer that could not judge them (plain
+   * words why, shown verbatim); cleared by the next judged result. Absent in snapshots
+   * taken before it existed: read as null.
+   */
+  impaired?: string | null;
   /** Times the result flipped between pass and fail, newest last, bounded. */
   flips: number[];
   /** The flapping rule in force, with the steady-failure count that overrides it. */
@@ -46,19 +52,45 @@ export const INITIAL_CHECK_STATE: CheckState = {
   lastOk: false,
   degraded: null,
   detail: 'no result yet',
+  impaired: null,
 };
+
+/**
+ * How far apart two result times may be before the later one is not believed. Every time
+ * the engine sees is the server's receive time (the gateway stamps it), so a state dated
+ * further ahead than this came from elsewhere: a snapshot written when workers stamped
+ * their own results, or this server's clock stepping back. Such a state is no evidence.
+ */
+export const MAX_CLOCK_SKEW_MS = 30_000;
+
+/**
+ * A result that is no evidence about its target: the observer was impaired and the run
+ * failed or was slow. A clean success is evidence even from an impaired observer (the
+ * target answered in time despite it).
+ */
+export function isUnjudged(result: CheckResult): boolean {
+  return result.impaired !== undefined && (!result.ok || result.degraded !== undefined);
+}
 
 /**
  * Folds one result into a check's state. A check is confirmed down only after
  * `failuresToDown` consecutive failures, and back up after `successesToUp` consecutive
  * successes; in between it is shown `suspected` or `recovering`, so one blip is never an
  * outage. A first success after no data confirms up at once: there is no outage to recover
- * from. Results older than the latest seen are ignored (workers may deliver out of order).
+ * from. Results older than the latest seen are ignored (delivered out of order), unless the
+ * latest is dated more than MAX_CLOCK_SKEW_MS after them: that state is not believed and the
+ * new result supersedes it (a future-dated result must not pin a check).
+ *
+ * A result its observer could not judge (`isUnjudged`) is no evidence: the confirmed state,
+ * the consecutive counts and the flapping record stay as they were, and the check shows
+ * `unknown` with the result's `impaired` text until a judged result arrives.
  */
 export function applyResult(state: CheckState, result: CheckResult, rules: ConfirmRules): CheckState {
-  if (state.lastAt !== null && result.at < state.lastAt) return state;
+  if (state.lastAt !== null && result.at < state.lastAt && state.lastAt - result.at <= MAX_CLOCK_SKEW_MS) return state;
+  if (isUnjudged(result)) return { ...state, lastAt: result.at, impaired: result.impaired! };
   const flapping = rules.flapping ? { ...rules.flapping, steadyAfter: 2 * rules.failuresToDown } : null;
   let flips = state.flips;
+  // (The last *judged* result: an impaired run in between does not count as a flip.)
   if (state.lastAt !== null && state.lastOk !== result.ok && flapping) {
     flips = [...flips, result.at].slice(-flapping.maxChanges);
   }
@@ -75,6 +107,7 @@ export function applyResult(state: CheckState, result: CheckResult, rules: Confi
       lastOk: true,
       degraded: result.degraded ?? null,
       detail: result.degraded ?? result.detail ?? `ok in ${Math.round(result.latencyMs)} ms`,
+      impaired: null,
     };
   }
   const failures = state.failures + 1;
@@ -87,6 +120,7 @@ export function applyResult(state: CheckState, result: CheckResult, rules: Confi
     lastOk: false,
     degraded: null,
     detail: result.detail,
+    impaired: null,
   };
 }
 
@@ -110,15 +144,22 @@ export function isFlapping(state: CheckState, now: number): boolean {
 export interface Seen {
   status: StatusLevel;
   detail: string;
+  /** Unknown because the observer could not judge (the detail says why): not a vote. */
+  impaired?: true;
 }
 
-/** The check's status from one location as of `now`; `unknown` when its data is stale. */
+/**
+ * The check's status from one location as of `now`; `unknown` when its data is stale, is
+ * dated ahead of now, or came from an impaired observer.
+ */
 export function checkStatusAt(state: CheckState, now: number, intervalMs: number, timeoutMs: number): Seen {
   if (state.lastAt === null) return { status: 'unknown', detail: state.detail };
   const age = now - state.lastAt;
   if (age > staleAfterMs(intervalMs, timeoutMs)) {
     return { status: 'unknown', detail: `no result for ${Math.round(age / 1000)} s` };
   }
+  if (age < -MAX_CLOCK_SKEW_MS) return { status: 'unknown', detail: "latest result is dated after this server's clock: no evidence" };
+  if (state.impaired) return { status: 'unknown', detail: state.impaired, impaired: true };
   if (isFlapping(state, now)) {
     return {
       status: 'degraded',
@@ -138,12 +179,18 @@ export interface LocationSeen extends Seen {
 /**
  * One check's status from every probe location that reported it. Down only when `quorum`
  * fresh locations (or all of them, if fewer are fresh) see it down; failing from fewer
- * is `suspected`, so one location's blip or lost network is never an outage.
+ * is `suspected`, so one location's blip or lost network is never an outage. A location
+ * that cannot judge (impaired, stale) is not fresh: it does not vote. When none can, the
+ * answer is unknown, saying why an impaired one could not.
  */
 export function mergeLocations(seen: LocationSeen[], quorum: number): Seen {
-  if (seen.length === 1) return seen[0]!;
+  const plain = (s: LocationSeen): Seen => ({ status: s.status, detail: s.detail });
   const fresh = seen.filter((s) => s.status !== 'unknown');
-  if (fresh.length === 0) return seen[0] ?? { status: 'unknown', detail: 'no result yet' };
+  if (fresh.length === 0) {
+    const first = seen.find((s) => s.impaired) ?? seen[0];
+    return first ? plain(first) : { status: 'unknown', detail: 'no result yet' };
+  }
+  if (seen.length === 1) return plain(seen[0]!);
   const need = Math.min(quorum, fresh.length);
   const of = (list: LocationSeen[]) =>
     `${list.length} of ${fresh.length} locations: ${list.map((s) => s.location).join(', ')}`;
@@ -159,7 +206,7 @@ export function mergeLocations(seen: LocationSeen[], quorum: number): Seen {
     const hit = fresh.find((s) => s.status === level);
     if (hit) return { status: level, detail: hit.detail };
   }
-  return fresh[0]!;
+  return plain(fresh[0]!);
 }
 
 export interface OwnCheck {

@@ -6,8 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { ServerToWorker } from '../../probes/protocol';
-import type { CheckResult } from '../../probes/types';
+import { WORKER_PROTOCOL_VERSION, type ObserverHealth, type ServerToWorker, type WorkerResult } from '../../probes/protocol';
 import { loadEstateFile } from '../../server/config/estate';
 import { silentLogger } from '../../server/log';
 import { startPulse, type RunningPulse } from '../../server/main';
@@ -30,6 +29,7 @@ let pulse: RunningPulse;
 let dir: string;
 let session: SignedIn;
 const sockets: WebSocket[] = [];
+const HEALTHY: ObserverHealth = { lagMs: 0, eventLoopDelayMs: 10, stalledMs: 10, canary: null, timeoutShare: 0, impaired: null };
 
 interface FakeLocation {
   ws: WebSocket;
@@ -44,10 +44,13 @@ async function connect(location: string): Promise<FakeLocation> {
     ws,
     assigned: [],
     report(ok, at, ids = loc.assigned) {
-      const results: CheckResult[] = ids.map((checkId) =>
+      // Protocol 2: no location in a result (the hello's is used); a worker whose health
+      // reports stop is taken as impaired, so this one reports itself healthy first.
+      ws.send(JSON.stringify({ type: 'stats', lagMs: 0, running: 0, checks: ids.length, self: HEALTHY }));
+      const results: WorkerResult[] = ids.map((checkId) =>
         ok
-          ? { ok: true, checkId, at, location, latencyMs: 10 }
-          : { ok: false, checkId, at, location, latencyMs: 5000, error: 'timeout', detail: 'no answer within 5000 ms' },
+          ? { ok: true, checkId, at, latencyMs: 10 }
+          : { ok: false, checkId, at, latencyMs: 5000, error: 'timeout', detail: 'no answer within 5000 ms' },
       );
       ws.send(JSON.stringify({ type: 'results', results }));
     },
@@ -57,7 +60,7 @@ async function connect(location: string): Promise<FakeLocation> {
     if (message.type === 'assign') loc.assigned = message.checks.map((c) => c.id);
   });
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  ws.send(JSON.stringify({ type: 'hello', protocol: 1, location, pid: 1 }));
+  ws.send(JSON.stringify({ type: 'hello', protocol: WORKER_PROTOCOL_VERSION, location, pid: 1 }));
   await waitFor(`${location} to be assigned checks`, () => loc.assigned.length > 0);
   return loc;
 }

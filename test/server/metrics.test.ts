@@ -4,9 +4,10 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { WORKER_PROTOCOL_VERSION } from '../../probes/protocol';
+import { WORKER_PROTOCOL_VERSION, type ObserverHealth } from '../../probes/protocol';
 import type { CheckResult } from '../../probes/types';
 import { createPulse, type Pulse } from '../../server/app';
+import { createMetrics } from '../../server/metrics';
 import { parseEstate } from '../../server/config/estate';
 import { silentLogger } from '../../server/log';
 import { STATUS_LEVELS } from '../../server/status/types';
@@ -178,7 +179,7 @@ function familyOf(sample: string, families: Map<string, Family>): string | undef
 /** Label names Pulse's own series may carry: docs/metrics.md lists each. */
 const PULSE_LABELS = new Set([
   'ods', 'pcn', 'icb', 'service', 'check', 'kind', 'subject', 'subject_type', 'location',
-  'status', 'state', 'result', 'to', 'type', 'operation', 'le',
+  'status', 'state', 'result', 'to', 'type', 'operation', 'le', 'reason',
 ]);
 
 // ---------------------------------------------------------------------------------------
@@ -220,6 +221,9 @@ describe('/metrics conventions', () => {
       'pulse_status_transitions_total', 'pulse_incidents_open', 'pulse_backup_actions_total', 'pulse_worker_connections',
       'pulse_scheduler_lag_seconds', 'pulse_websocket_clients', 'pulse_websocket_messages_total',
       'pulse_store_write_duration_seconds', 'pulse_store_write_failures_total', 'pulse_break_glass_signins_total',
+      'pulse_worker_results_rejected_total', 'pulse_worker_impaired', 'pulse_worker_event_loop_delay_seconds',
+      'pulse_worker_canary_up', 'pulse_self_impaired', 'pulse_server_event_loop_delay_seconds', 'pulse_server_stalls_total',
+      'pulse_server_stalled_seconds_total',
       'nodejs_eventloop_lag_p99_seconds', 'process_resident_memory_bytes',
     ]) {
       expect(m.families.has(name), name).toBe(true);
@@ -354,11 +358,15 @@ describe('per-check series', () => {
 
   it("reaches the metrics from a worker's results message through the gateway's validation", async () => {
     const pulse = start();
+    now = Date.now(); // the gateway stamps results with its receive time: the two clocks must agree
     const socket = Object.assign(new EventEmitter(), { OPEN: 1, readyState: 1, send() {}, ping() {}, close() {}, terminate() {} });
-    pulse.gateway.attach(socket as unknown as WebSocket);
+    pulse.gateway.attach(socket as unknown as WebSocket, 'shared');
     const notAfter = Date.UTC(2027, 5, 1);
     socket.emit('message', JSON.stringify({ type: 'hello', protocol: WORKER_PROTOCOL_VERSION, location: 'leeds', pid: 1 }));
-    socket.emit('message', JSON.stringify({ type: 'results', results: [ok('gw1', now, { certExpiresAt: notAfter }), fail('gw3')] }));
+    // Protocol 2: no location in a result (the hello's is used).
+    const { location: _a, ...gw1 } = ok('gw1', now, { certExpiresAt: notAfter });
+    const { location: _b, ...gw3 } = fail('gw3');
+    socket.emit('message', JSON.stringify({ type: 'results', results: [gw1, gw3] }));
     const m = await scrape(pulse);
     expect(m.value('pulse_check_certificate_expiry_timestamp_seconds', { check: 'gw1' })).toBe(notAfter / 1000);
     expect(m.value('pulse_check_success', { check: 'gw3' })).toBe(0);
@@ -419,5 +427,77 @@ describe('the metrics token', () => {
   it('is not asked for when not set', async () => {
     const pulse = start({ metricsToken: '' });
     expect((await pulse.app.request('/metrics')).status).toBe(200);
+  });
+});
+
+describe("Pulse's view of its own observers", () => {
+  const self = (over: Partial<ObserverHealth> = {}): ObserverHealth => ({
+    lagMs: 5, eventLoopDelayMs: 30, stalledMs: 40, canary: { ok: true, latencyMs: 1, detail: 'ok' }, timeoutShare: 0, impaired: null, ...over,
+  });
+  function direct(over: Partial<Parameters<typeof createMetrics>[0]> = {}) {
+    const estate = parseEstate(ESTATE, 'metrics-test.yaml');
+    const counts = Object.fromEntries(STATUS_LEVELS.map((s) => [s, 0])) as Record<(typeof STATUS_LEVELS)[number], number>;
+    return createMetrics({
+      estate,
+      now: () => now,
+      practiceCounts: () => ({ ...counts, backup: 0 }),
+      serviceCounts: () => counts,
+      practices: () => [],
+      services: () => [],
+      openIncidents: () => [{ kind: 'pulse' }],
+      liveClients: () => 0,
+      workers: () => [],
+      ...over,
+    });
+  }
+  const scrapeDirect = async (m: ReturnType<typeof createMetrics>) => parseExposition((await m.scrape()).toString('utf8'));
+
+  it('shows each location\'s worker health: impaired, event-loop delay (worst), canary (any failing); results refused by reason', async () => {
+    const m = direct({
+      workers: () => [
+        { location: 'leeds', lagMs: 4_600, self: self({ eventLoopDelayMs: 2_500, impaired: '4.6 s behind' }), impaired: "Pulse's probes in leeds are overloaded: 4.6 s behind" },
+        { location: 'leeds', lagMs: 5, self: self({ canary: { ok: false, latencyMs: 2_000, detail: 'no answer' } }), impaired: null },
+        { location: 'york', lagMs: 5, self: self({ canary: null }), impaired: null },
+        { location: 'hull', lagMs: 0, self: null, impaired: null },
+      ],
+      rejectedResults: () => ({ future: 3, late: 1 }),
+      selfImpaired: () => true,
+      serverEventLoopDelayMs: () => 1_250,
+    });
+    m.serverStall(40_000);
+    const x = await scrapeDirect(m);
+    expect(x.value('pulse_worker_impaired', { location: 'leeds' })).toBe(1);
+    expect(x.value('pulse_worker_impaired', { location: 'york' })).toBe(0);
+    expect(x.value('pulse_worker_event_loop_delay_seconds', { location: 'leeds' })).toBe(2.5);
+    expect(x.value('pulse_worker_event_loop_delay_seconds', { location: 'hull' })).toBeUndefined();
+    expect(x.value('pulse_worker_canary_up', { location: 'leeds' })).toBe(0);
+    expect(x.value('pulse_worker_canary_up', { location: 'york' })).toBeUndefined();
+    expect(x.value('pulse_worker_results_rejected_total', { reason: 'future' })).toBe(3);
+    expect(x.value('pulse_worker_results_rejected_total', { reason: 'late' })).toBe(1);
+    expect(x.value('pulse_self_impaired')).toBe(1);
+    expect(x.value('pulse_server_event_loop_delay_seconds')).toBe(1.25);
+    expect(x.value('pulse_server_stalls_total')).toBe(1);
+    expect(x.value('pulse_server_stalled_seconds_total')).toBe(40);
+    expect(x.value('pulse_incidents_open', { kind: 'pulse' })).toBe(1);
+    expect(x.value('pulse_incidents_open', { kind: 'endpoints' })).toBe(0);
+  });
+
+  it('reads zeros when the self-watch is not wired: no self-incident, no rejections', async () => {
+    const x = await scrapeDirect(direct());
+    expect(x.value('pulse_self_impaired')).toBe(0);
+    expect(x.value('pulse_worker_results_rejected_total', { reason: 'future' })).toBe(0);
+    expect(x.value('pulse_server_stalls_total')).toBe(0);
+  });
+
+  it("counts an impaired worker's failures as result=\"impaired\", not the target's error, and not as a failing check", async () => {
+    const m = direct();
+    const overloaded = "Pulse's probes in leeds are overloaded: 4.6 s behind";
+    m.results([{ ...fail('gw3'), impaired: overloaded }, ok('gw1', now, { impaired: overloaded })]);
+    const x = await scrapeDirect(m);
+    expect(x.value('pulse_check_results_total', { kind: 'http', result: 'impaired' })).toBe(1);
+    expect(x.value('pulse_check_results_total', { kind: 'http', result: 'timeout' })).toBeUndefined();
+    expect(x.value('pulse_check_results_total', { kind: 'http', result: 'ok' })).toBe(1);
+    expect(x.value('pulse_check_success', { check: 'gw3' })).toBeUndefined();
+    expect(x.value('pulse_check_success', { check: 'gw1' })).toBe(1);
   });
 });

@@ -199,3 +199,91 @@ describe('maintenance, people and flapping', () => {
     expect(engine.status('practice:B00003')!.status).toBe('down');
   });
 });
+
+describe('results an impaired observer could not judge', () => {
+  const OVERLOADED = "Pulse's probes in l are overloaded: 4.6 s behind";
+  const impaired = (r: CheckResult): CheckResult => ({ ...r, impaired: OVERLOADED });
+
+  it('turn the checks unknown with the reason, never down, however long it lasts; the next judged results count as before', () => {
+    const engine = healthyEngine();
+    let at = 1_000;
+    for (let i = 0; i < 10; i++) {
+      engine.ingest(ALL.map((id) => impaired(bad(id, (at += 1_000)))));
+      engine.recompute(at);
+      expect(engine.status('practice:A00001')!.status).toBe('unknown');
+    }
+    expect(engine.checkStatus('gw1', at)).toMatchObject({ status: 'unknown', detail: OVERLOADED, locations: [{ location: 'l', status: 'unknown', detail: OVERLOADED }] });
+    expect(causeText(engine.status('service:systmone')!.cause)).toBe(`check s1-api: ${OVERLOADED}`);
+    // Judged again: up at once (the failures were no evidence), one real failure is only suspected.
+    engine.ingest([...ALL.filter((id) => id !== 'gw3').map((id) => ok(id, at + 1_000)), bad('gw3', at + 1_000)]);
+    engine.recompute(at + 1_000);
+    expect(engine.status('practice:A00001')!.status).toBe('up');
+    expect(engine.status('practice:B00003')!.status).toBe('suspected');
+  });
+
+  it('do not outvote a location that can judge: an impaired location is not fresh for the quorum', () => {
+    const engine = new StatusEngine(parseEstate(ESTATE.replace('defaults: { interval: 10s, timeout: 2s }', 'defaults: { interval: 10s, timeout: 2s }\nstatus: { quorum: 2 }'), 'e.yaml'), 0);
+    for (const location of ['leeds', 'york']) engine.ingest(ALL.map((id) => ({ ...ok(id, 1_000), location })));
+    for (const at of [2_000, 3_000]) engine.ingest([{ ...impaired(bad('gw1', at)), location: 'leeds' }, { ...ok('gw1', at), location: 'york' }]);
+    engine.recompute(3_000);
+    expect(engine.checkStatus('gw1', 3_000)!.status).toBe('up');
+    expect(engine.locations(3_000).find((l) => l.location === 'leeds')!.failing).toBe(0);
+  });
+});
+
+describe('contributions by source (the worker token a result came in with)', () => {
+  it('forgets every state a revoked token contributed: its checks go unknown now, the others stay', () => {
+    const engine = new StatusEngine(parseEstate(ESTATE, 'e.yaml'), 0);
+    engine.ingest(ALL.filter((id) => id !== 'gw1').map((id) => ok(id, 1_000)), 'shared');
+    engine.ingest([ok('gw1', 1_000)], 'token:7');
+    engine.recompute(1_000);
+    expect(engine.status('practice:A00001')!.status).toBe('up');
+    expect([...engine.sources()].sort()).toEqual(['shared', 'token:7']);
+
+    expect(engine.forgetSource('token:7')).toBe(1);
+    const changes = engine.recompute(1_500);
+    expect(changes.map((c) => `${c.subject}:${c.to}`)).toEqual(['practice:A00001:unknown']);
+    expect(engine.checkStatus('gw1', 1_500)!).toMatchObject({ status: 'unknown', lastAt: null, locations: [] });
+    expect(engine.status('practice:A00002')!.status).toBe('up');
+    expect([...engine.sources()]).toEqual(['shared']);
+  });
+
+  it('keeps the source through a snapshot, so a token revoked while Pulse was down is forgotten on restore', () => {
+    const engine = new StatusEngine(parseEstate(ESTATE, 'e.yaml'), 0);
+    engine.ingest(ALL.filter((id) => id !== 'gw2').map((id) => ok(id, 1_000)), 'shared');
+    engine.ingest([ok('gw2', 1_000)], 'token:9');
+    engine.recompute(1_000);
+    const snapshot = JSON.parse(JSON.stringify(engine.exportState()));
+    expect(snapshot.version).toBe(2);
+
+    const restored = new StatusEngine(parseEstate(ESTATE, 'e.yaml'), 2_000);
+    restored.importState(snapshot);
+    expect(restored.retainSources((source) => source === 'shared')).toBe(1);
+    restored.recompute(2_000);
+    expect(restored.status('practice:A00002')!.status).toBe('unknown');
+    expect(restored.status('practice:A00001')!.status).toBe('up');
+  });
+
+  it('still reads a version 1 snapshot (no sources): its states count as the shared token’s', () => {
+    const engine = healthyEngine();
+    const v2 = engine.exportState();
+    const v1 = { ...v2, version: 1, checks: v2.checks.map(([id, location, state]) => [id, location, state]) };
+    const restored = new StatusEngine(parseEstate(ESTATE, 'e.yaml'), 2_000);
+    restored.importState(v1 as never);
+    restored.recompute(2_000);
+    expect(restored.status('practice:A00001')!.status).toBe('up');
+    expect([...restored.sources()]).toEqual(['shared']);
+  });
+
+  it('does not let a restored state dated in the future keep a check up', () => {
+    const engine = new StatusEngine(parseEstate(ESTATE, 'e.yaml'), 0);
+    engine.ingest(ALL.map((id) => ok(id, Date.UTC(3000, 0, 1))));
+    const restored = new StatusEngine(parseEstate(ESTATE, 'e.yaml'), 0);
+    restored.importState(engine.exportState());
+    restored.recompute(10_000);
+    expect(restored.status('practice:A00001')!.status).toBe('unknown');
+    restored.ingest(['gw1', 'gw1'].map((id, i) => bad(id, 11_000 + i)));
+    restored.recompute(11_001);
+    expect(restored.checkStatus('gw1', 11_001)!.status).toBe('down');
+  });
+});

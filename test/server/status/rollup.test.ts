@@ -80,6 +80,71 @@ describe('check confirmation', () => {
   });
 });
 
+const OVERLOADED = "Pulse's probes in leeds are overloaded: 4.6 s behind";
+const impairedFail = (at: number): CheckResult => ({ ...fail(at), error: 'timeout', detail: 'no answer within 2000 ms', impaired: OVERLOADED } as CheckResult);
+
+describe('results an impaired observer could not judge', () => {
+  const now = 10;
+  const at = (s: CheckState) => checkStatusAt(s, now, 5_000, 1_000);
+
+  it('leave the confirmed state and the consecutive counts untouched, and show unknown with the reason verbatim', () => {
+    const before = fold([ok(1), fail(2)]);
+    const after = fold([impairedFail(3), impairedFail(4), impairedFail(5)], before);
+    expect(after.confirmed).toBe('up');
+    expect(after.failures).toBe(1);
+    expect(after.successes).toBe(0);
+    expect(at(after)).toEqual({ status: 'unknown', detail: OVERLOADED, impaired: true });
+  });
+
+  it('never take a check down, however many arrive', () => {
+    const s = fold(Array.from({ length: 20 }, (_, i) => impairedFail(i + 1)), fold([ok(0)]));
+    expect(s.confirmed).toBe('up');
+    expect(at(s).status).toBe('unknown');
+  });
+
+  it('never bring a down check up: a degraded success from an impaired observer is no evidence either', () => {
+    const down = fold([fail(1), fail(2)]);
+    const degraded: CheckResult = { ok: true, checkId: 'c', at: 3, location: 'l', latencyMs: 2300, degraded: 'latency 2300 ms above 2 s', impaired: OVERLOADED };
+    const s = applyResult(down, degraded, rules);
+    expect(s.confirmed).toBe('down');
+    expect(at(s)).toEqual({ status: 'unknown', detail: OVERLOADED, impaired: true });
+  });
+
+  it('end at the next judged result: a failure counts on from before, a clean success from an impaired observer counts', () => {
+    const impaired = fold([ok(1), fail(2), impairedFail(3)]);
+    const failedAgain = applyResult(impaired, fail(4), rules);
+    expect(failedAgain.confirmed).toBe('down'); // the second consecutive judged failure
+    expect(at(failedAgain).status).toBe('down');
+    const cleanWhileImpaired: CheckResult = { ...ok(5), impaired: OVERLOADED };
+    const back = applyResult(fold([fail(1), fail(2), impairedFail(3)]), cleanWhileImpaired, rules);
+    expect(back.confirmed).toBe('up');
+    expect(at(back)).toEqual({ status: 'up', detail: 'ok in 12 ms' });
+  });
+
+  it('do not flip the flapping record', () => {
+    const flapRules = { ...rules, flapping: { windowMs: 60_000, maxChanges: 3 } };
+    const s = [ok(1), impairedFail(2), ok(3), impairedFail(4), ok(5)].reduce((st, r) => applyResult(st, r, flapRules), INITIAL_CHECK_STATE);
+    expect(s.flips).toEqual([]);
+  });
+});
+
+describe('a result dated in the future', () => {
+  const YEAR_3000 = Date.UTC(3000, 0, 1);
+  const now = Date.UTC(2026, 10, 27);
+
+  it('cannot pin a check green: a state whose latest result is after now is unknown, not up', () => {
+    const pinned = fold([ok(YEAR_3000)]);
+    expect(checkStatusAt(pinned, now, 60_000, 10_000)).toEqual({ status: 'unknown', detail: "latest result is dated after this server's clock: no evidence" });
+  });
+
+  it('is superseded by the next honest result instead of making it look older', () => {
+    const pinned = fold([ok(YEAR_3000)]);
+    const s = fold([fail(now), fail(now + 1_000)], pinned);
+    expect(s.lastAt).toBe(now + 1_000);
+    expect(checkStatusAt(s, now + 1_000, 60_000, 10_000).status).toBe('down');
+  });
+});
+
 const up = (service: string, impact: 'critical' | 'degrading' = 'critical'): UpstreamInput => ({
   service,
   impact,
@@ -184,6 +249,14 @@ describe('probe location quorum', () => {
   it('lowers the quorum to the locations that still report (a silent location does not vote)', () => {
     expect(mergeLocations([seen('a', 'down'), seen('b', 'unknown'), seen('c', 'unknown')], 2).status).toBe('down');
     expect(mergeLocations([seen('a', 'unknown'), seen('b', 'unknown')], 2).status).toBe('unknown');
+  });
+
+  it('does not count an impaired location as fresh, and names its reason when no location can judge', () => {
+    const impaired = { location: 'leeds', status: 'unknown' as const, detail: OVERLOADED, impaired: true as const };
+    expect(mergeLocations([impaired, seen('b', 'down', 'refused'), seen('c', 'down', 'refused')], 2).status).toBe('down');
+    expect(mergeLocations([impaired, seen('b', 'down', 'refused'), seen('c', 'up')], 2).status).toBe('suspected');
+    expect(mergeLocations([seen('a', 'unknown', 'no result yet'), impaired], 2)).toEqual({ status: 'unknown', detail: OVERLOADED });
+    expect(mergeLocations([impaired], 2)).toEqual({ status: 'unknown', detail: OVERLOADED });
   });
 
   it('never reports down from fewer locations than the quorum while more are fresh (property)', () => {
