@@ -2,7 +2,7 @@
 // them (notes, IT service desk and supplier references). Recorded before they are answered.
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Incident } from '../incidents';
-import { REFERENCE_SYSTEMS } from '../incidents';
+import { INCIDENT_KINDS, REFERENCE_SYSTEMS, TIMELINE_TYPES } from '../incidents';
 import type { AppEnv } from '../auth/middleware';
 import { errorBody, type ApiContext } from './context';
 import { ErrorBody, errors, json } from './schemas';
@@ -14,7 +14,7 @@ const IncidentParam = z.object({
 const TimelineEntry = z
   .object({
     at: z.string(),
-    type: z.enum(['opened', 'severity', 'affected', 'note', 'reference', 'grouped', 'resolved']),
+    type: z.enum(TIMELINE_TYPES).openapi({ description: "`finding`: what Pulse found changed (the text is the new finding)" }),
     text: z.string(),
     by: z.string().optional(),
   })
@@ -24,8 +24,18 @@ const IncidentSummary = z
   .object({
     id: z.number().int(),
     key: z.string().openapi({ example: 'service:emis-web' }),
-    kind: z.enum(['service', 'practice', 'pcn']),
+    kind: z.enum(INCIDENT_KINDS).openapi({
+      description:
+        'service: a shared service (root cause); practice: one failing on its own; pcn: a suspected common cause in one PCN; endpoints: practices failing on their own checks together across the estate; pulse: Pulse\'s own monitoring impaired (no practices)',
+    }),
     title: z.string().openapi({ example: 'EMIS Web down — 42 practices' }),
+    finding: z
+      .string()
+      .nullable()
+      .openapi({
+        description: "What Pulse found beyond the title, or null: for practices failing together the software over-represented among their silent workstations; for Pulse's own incident what impairs it",
+        example: '94% of silent workstations last reported falcon-sensor 7.16.18605 (8% of healthy ones)',
+      }),
     status: z.enum(['open', 'resolved']),
     severity: z.enum(['down', 'degraded']),
     openedAt: z.string(),
@@ -48,6 +58,7 @@ export function incidentSummary(i: Incident): z.infer<typeof IncidentSummary> {
     key: i.key,
     kind: i.kind,
     title: i.title,
+    finding: i.finding,
     status: i.status,
     severity: i.severity,
     openedAt: iso(i.openedAt),
@@ -69,7 +80,8 @@ const person = z.string().max(200);
 
 /**
  * An incident as one caller may see it: its practices narrowed to theirs. An incident about
- * practices they cannot see at all is not theirs to see; service incidents are everyone's.
+ * practices they cannot see at all is not theirs to see; service incidents and Pulse's own
+ * (it has no practices) are everyone's.
  */
 function scoped(incident: Incident, sees: (ods: string) => boolean): Incident[] {
   if (incident.affected.every(sees)) return [incident];

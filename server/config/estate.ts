@@ -14,6 +14,7 @@ import type { CheckAssignment } from '../../probes/types';
 import { parseDuration } from './duration';
 import { planFor, resolvePlan, type BackupConfig } from '../backup/config';
 import { estateFileSchema, type EstateFile } from './schema';
+import type { IncidentRules } from '../incidents/config';
 
 export type Impact = 'critical' | 'degrading';
 export interface Dependency {
@@ -67,6 +68,8 @@ export interface Estate {
   auth: { oidc: OidcConfig | null; sessionTtlMs: number };
   patients: { nhs111Service: string; templates: PatientTemplates };
   backup: BackupConfig;
+  /** Grouping thresholds for incidents (see server/incidents/config.ts). */
+  incidents: IncidentRules;
 }
 
 export interface MaintenanceWindow {
@@ -332,6 +335,7 @@ function resolve(data: EstateFile, source: string, fail: (path: Path, reason: st
       publicUrl: data.backup.publicUrl ?? null,
       plans,
     },
+    incidents: data.incidents,
   };
 }
 

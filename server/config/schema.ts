@@ -9,6 +9,7 @@ import { retentionSchema } from '../history/retention';
 import { oidcSchema } from '../auth/oidc-config';
 import { patientTemplatesSchema } from '../patients/page';
 import { backupSchema } from '../backup/config';
+import { incidentsSchema } from '../incidents/config';
 
 const duration = z.string().refine((s) => parseDuration(s) !== null, {
   message: 'expected a duration such as 500ms, 30s, 2m or 1h',
@@ -142,6 +143,8 @@ export const estateFileSchema = z
       .default({ session: '12h' }),
     /** Backup mode: continuity plans (actions, checklist, readiness, policies) and the notification sender. */
     backup: backupSchema.prefault({}),
+    /** When practices failing on their own checks are one incident: per PCN, and across the estate. */
+    incidents: incidentsSchema,
     services: z.array(serviceSchema).min(1, 'expected at least one service'),
     practices: z.array(practiceSchema).default([]),
   })

@@ -5,45 +5,57 @@
 //
 // Rules (Alertmanager-style grouping, with its lesson: whatever is grouped must still resolve):
 // - A subject that is down or degraded belongs to exactly one open incident, keyed by its
-//   root cause (see rootCause.ts); practices failing on their own checks are grouped into
-//   one `pcn:<pcn>` incident when enough of one PCN start failing within a window.
+//   root cause (see rootCause.ts); practices failing on their own checks that start together
+//   are grouped into one `pcn:<pcn>` or one `estate:endpoints` incident (see grouping.ts).
+//   When the estate incident opens, the practice and PCN incidents of the practices starting
+//   it are folded into it ('grouped' on both timelines); they resolve pointing at it.
 // - A member that is `recovering`, `suspected` or `unknown` stays where it is (never opens
 //   anything): an incident is not declared over before recovery is confirmed, nor because
 //   the data went missing. `up`, `maintenance` or a different root cause take it out.
 // - An incident with no members left is resolved at once.
+// - Pulse's own impairment is one `pulse:self` incident with no members, open while the
+//   caller says Pulse is impaired (`update`'s `self`); it never holds a practice.
 import type { SubjectKey } from '../status/engine';
-import { causeText, type StatusLevel } from '../status/types';
+import { DEFAULT_INCIDENT_RULES, type IncidentRules } from './config';
+import { groupsToForm, type LocalFailure } from './grouping';
+import { Descriptions, type DescribeIncident } from './describe';
+import { SYSTEM_LABEL, copy, fail, invalid, isHeld, kindOf, notFound, signatureOf, summary } from './records';
+import { Pass, affectedLog, findingLog, newTracked, restoredTracked, type CoalescedLog, type Tracked } from './tracked';
 import { isFailing, rootCause } from './rootCause';
 import {
+  ENDPOINTS_KEY,
+  SELF_KEY,
   noteInput,
   referenceInput,
   type AnnotateResult,
   type Incident,
-  type IncidentErrorCode,
   type IncidentEvent,
   type IncidentKey,
-  type IncidentKind,
   type IncidentSeverity,
-  type IncidentSummary,
   type NoteInput,
   type ReferenceInput,
-  type ReferenceSystem,
   type SubjectState,
 } from './types';
+import { groupedInto, resolvedText, titleOf } from './wording';
 
-export interface IncidentTrackerOptions {
+export { duration } from './wording';
+export type { DescribeIncident, IncidentDescription } from './describe';
+
+export interface IncidentTrackerOptions extends Partial<IncidentRules> {
   /** The next incident id; the store's sequence. */
   nextId(): number;
   /** Display name of a service or PCN key (e.g. `service:emis-web` → `EMIS Web`); falls back to the id. */
   nameOf?(key: IncidentKey): string | undefined;
-  /** Practices of one PCN failing locally that make a suspected common cause. Default 3. */
-  pcnThreshold?: number;
-  /** …if they all started failing within this long. Default 10 minutes. */
-  pcnWindowMs?: number;
-  /** At most one `affected` timeline entry per incident this often. Default 60 s. */
+  /** At most one `affected` (and one `finding`) timeline entry per incident this often. Default 60 s. */
   affectedCoalesceMs?: number;
   /** Resolved incidents kept in memory for `get` and post-incident notes. Default 500. */
   retainResolved?: number;
+  /**
+   * Describes practice, PCN and endpoints incidents (title, finding) when they open and when
+   * their practices change, at most once every `describeEveryMs` (default 10 s) each.
+   */
+  describe?: DescribeIncident;
+  describeEveryMs?: number;
 }
 
 interface SubjectRecord extends SubjectState {
@@ -51,49 +63,25 @@ interface SubjectRecord extends SubjectState {
   localSince: number | null;
 }
 
-interface Tracked {
-  incident: Incident;
-  members: Set<SubjectKey>;
-  /** The count in the latest `opened`/`affected` entry, and when it was written. */
-  loggedCount: number;
-  loggedAt: number;
-}
-
-/** What one update or annotation touched, so exactly its changes become events. */
-class Pass {
-  readonly touched = new Map<number, { tracked: Tracked; timelineFrom: number; referencesFrom: number; signature: string }>();
-  readonly opened = new Set<number>();
-  readonly resolved = new Set<number>();
-  /** Incidents that lost a member to recovery (up or maintenance). */
-  readonly recovered = new Set<number>();
-  readonly movedTo = new Map<number, Set<number>>();
-  readonly groupedInto = new Map<number, number>();
-  readonly groupedFrom = new Map<number, number[]>();
-  constructor(readonly now: number) {}
-}
-
-const SYSTEM_LABEL: Record<ReferenceSystem, string> = {
-  'service-desk': 'IT service desk',
-  supplier: 'Supplier',
-  other: 'Other',
-};
-
 export class IncidentTracker {
   private readonly nextId: () => number;
   private readonly nameOf: (key: IncidentKey) => string | undefined;
-  private readonly pcnThreshold: number;
-  private readonly pcnWindowMs: number;
+  private readonly rules: IncidentRules;
   private readonly coalesceMs: number;
   private readonly retainResolved: number;
+  private readonly descriptions: Descriptions | null;
 
   /** Open incidents and the most recently resolved ones, by id. */
   private readonly incidents = new Map<number, Tracked>();
   private readonly openByKey = new Map<IncidentKey, number>();
   private readonly memberOf = new Map<SubjectKey, number>();
   private readonly subjects = new Map<SubjectKey, SubjectRecord>();
-  private readonly byPcn = new Map<string, Set<SubjectKey>>();
+  /** Practices failing on their own checks now. */
+  private readonly localFailing = new Set<SubjectKey>();
   /** Open incidents whose affected count differs from the one last written to the timeline. */
   private readonly pending = new Set<number>();
+  /** Open incidents whose finding differs from the one last written to the timeline. */
+  private readonly findingPending = new Set<number>();
   private resolvedOrder: number[] = [];
   /** After a restore: subjects to re-place, and incidents left empty, on the next update. */
   private readonly unplaced = new Set<SubjectKey>();
@@ -102,18 +90,26 @@ export class IncidentTracker {
   constructor(options: IncidentTrackerOptions) {
     this.nextId = options.nextId;
     this.nameOf = options.nameOf ?? (() => undefined);
-    this.pcnThreshold = options.pcnThreshold ?? 3;
-    this.pcnWindowMs = options.pcnWindowMs ?? 10 * 60_000;
+    this.rules = {
+      pcnThreshold: options.pcnThreshold ?? DEFAULT_INCIDENT_RULES.pcnThreshold,
+      pcnWindowMs: options.pcnWindowMs ?? DEFAULT_INCIDENT_RULES.pcnWindowMs,
+      endpoints: options.endpoints ?? DEFAULT_INCIDENT_RULES.endpoints,
+    };
     this.coalesceMs = options.affectedCoalesceMs ?? 60_000;
     this.retainResolved = options.retainResolved ?? 500;
+    this.descriptions = options.describe ? new Descriptions(options.describe, options.describeEveryMs ?? 10_000) : null;
   }
 
   /**
    * Folds in the subjects whose status or cause changed (any others may be included: an
    * unchanged state changes nothing) and returns what to persist. Call it on every tick,
-   * with an empty list when nothing changed, so coalesced `affected` entries are written.
+   * with an empty list when nothing changed, so coalesced entries are written.
+   *
+   * `self`: why Pulse's own monitoring is impaired now (plain words), or null when it is not;
+   * while a reason is given the `pulse:self` incident is open with it as its finding.
+   * Omitted (undefined): Pulse's own incident stays as it was.
    */
-  update(now: number, changed: SubjectState[]): IncidentEvent[] {
+  update(now: number, changed: SubjectState[], self?: string | null): IncidentEvent[] {
     const pass = new Pass(now);
     const toPlace = new Set<SubjectKey>(this.unplaced);
     this.unplaced.clear();
@@ -124,37 +120,52 @@ export class IncidentTracker {
       if (rec.localSince === null && this.isLocalFailure(rec)) rec.localSince = now;
     }
 
-    const localPcns = new Set<string>();
+    const changedPcns = new Set<string>();
+    let anyLocal = false;
     for (const state of changed) {
       const prev = this.subjects.get(state.key);
       const rec: SubjectRecord = { key: state.key, status: state.status, cause: state.cause, pcn: state.pcn, name: state.name, localSince: null };
       rec.localSince = this.localSince(prev, rec, now);
-      this.index(prev, rec);
       this.subjects.set(rec.key, rec);
       toPlace.add(rec.key);
-      if (rec.pcn !== null && this.isLocalFailure(rec)) localPcns.add(rec.pcn);
+      if (this.isLocalFailure(rec)) {
+        this.localFailing.add(rec.key);
+        anyLocal = true;
+        if (rec.pcn !== null) changedPcns.add(rec.pcn);
+      } else {
+        this.localFailing.delete(rec.key);
+      }
     }
 
-    // A suspected common cause: enough practices of one PCN started failing locally within the window.
     const grouping = new Map<SubjectKey, IncidentKey>();
-    for (const pcn of [...localPcns].sort()) {
-      const key: IncidentKey = `pcn:${pcn}`;
-      if (this.openByKey.has(key)) continue;
-      const since = now - this.pcnWindowMs;
-      const starting = [...(this.byPcn.get(pcn) ?? [])].filter((k) => {
-        const rec = this.subjects.get(k)!;
-        return this.isLocalFailure(rec) && rec.localSince !== null && rec.localSince >= since;
-      });
-      if (starting.length < this.pcnThreshold) continue;
-      for (const k of starting) {
-        grouping.set(k, key);
-        toPlace.add(k);
+    const groups = groupsToForm({
+      now,
+      rules: this.rules,
+      failing: this.localFailures(now),
+      changedPcns: [...changedPcns].sort(),
+      anyChanged: anyLocal,
+      isOpen: (key) => this.openByKey.has(key),
+    });
+    for (const group of groups) {
+      const members = new Set(group.starting);
+      // The estate incident takes over the practice and PCN incidents of those starting it, whole.
+      if (group.key === ENDPOINTS_KEY) {
+        for (const key of group.starting) {
+          const current = this.incidentOf(key);
+          if (current && (current.incident.kind === 'practice' || current.incident.kind === 'pcn')) for (const m of current.members) members.add(m);
+        }
+      }
+      for (const key of members) {
+        grouping.set(key, group.key);
+        toPlace.add(key);
       }
     }
 
     for (const key of [...toPlace].sort()) this.place(key, grouping.get(key), pass);
+    if (self !== undefined) this.setSelf(self, pass);
     this.finalise(pass);
-    this.flushAffected(pass);
+    this.flush(this.pending, affectedLog, pass);
+    this.flush(this.findingPending, findingLog, pass);
     return this.emit(pass);
   }
 
@@ -195,15 +206,18 @@ export class IncidentTracker {
    * members), the latest known state of subjects, and optionally recently resolved
    * incidents (for `get` and post-incident notes). Emits nothing; the next `update`
    * reconciles — a member now up leaves (and its incident resolves), a failing subject
-   * in no incident joins or opens one, held members stay. Nothing is reopened or duplicated.
+   * in no incident joins or opens one, held members stay; Pulse's own incident stays open
+   * with its stored finding until `update` is told otherwise. Nothing is reopened or duplicated.
    */
   restore(open: Incident[], subjects: SubjectState[], resolved: Incident[] = []): void {
     this.incidents.clear();
     this.openByKey.clear();
     this.memberOf.clear();
     this.subjects.clear();
-    this.byPcn.clear();
+    this.localFailing.clear();
     this.pending.clear();
+    this.findingPending.clear();
+    this.descriptions?.clear();
     this.unplaced.clear();
     this.orphans.clear();
     this.resolvedOrder = [];
@@ -212,42 +226,41 @@ export class IncidentTracker {
       .filter((i) => i.status === 'resolved')
       .sort((a, b) => (a.resolvedAt ?? 0) - (b.resolvedAt ?? 0) || a.id - b.id);
     for (const incident of byResolution) {
-      this.incidents.set(incident.id, { incident: copy(incident), members: new Set(), loggedCount: 0, loggedAt: 0 });
+      this.incidents.set(incident.id, newTracked(copy(incident), 0));
       this.resolvedOrder.push(incident.id);
     }
     this.evictResolved();
 
     for (const stored of [...open].filter((i) => i.status === 'open').sort((a, b) => a.id - b.id)) {
       const incident = copy(stored);
-      const logged = [...incident.timeline].reverse().find((e) => e.count !== undefined);
-      const tracked: Tracked = {
-        incident,
-        members: new Set(),
-        loggedCount: logged?.count ?? incident.affected.length,
-        loggedAt: logged?.at ?? incident.openedAt,
-      };
-      this.incidents.set(incident.id, tracked);
+      incident.finding ??= null;
+      const t = restoredTracked(incident);
+      this.incidents.set(incident.id, t);
       // Drift (two open incidents for one cause or one subject): the first keeps it; an
       // incident left with no members is resolved on the next update.
       if (!this.openByKey.has(incident.key)) this.openByKey.set(incident.key, incident.id);
       else this.orphans.add(incident.id);
       for (const key of incident.subjects) {
         if (this.memberOf.has(key) || this.orphans.has(incident.id)) continue;
-        tracked.members.add(key);
+        t.members.add(key);
         this.memberOf.set(key, incident.id);
       }
-      if (tracked.members.size === 0) this.orphans.add(incident.id);
-      if (incident.affected.length !== tracked.loggedCount) this.pending.add(incident.id);
+      const memberless = incident.kind === 'pulse' && this.openByKey.get(incident.key) === incident.id;
+      if (t.members.size === 0 && !memberless) this.orphans.add(incident.id);
+      if (affectedLog.differs(t)) this.pending.add(incident.id);
+      if (findingLog.differs(t)) this.findingPending.add(incident.id);
+      this.descriptions?.noteChanged(t, true);
     }
 
     for (const state of subjects) {
       const rec: SubjectRecord = { ...state, localSince: null };
       const member = this.incidentOf(rec.key);
-      if (this.isLocalFailure(rec) && member && (member.incident.key === rec.key || member.incident.kind === 'pcn')) {
+      if (this.isLocalFailure(rec) && member && (member.incident.key === rec.key || member.incident.kind === 'pcn' || member.incident.kind === 'endpoints')) {
         rec.localSince = member.incident.openedAt;
       }
-      this.index(this.subjects.get(rec.key), rec);
       this.subjects.set(rec.key, rec);
+      if (this.isLocalFailure(rec)) this.localFailing.add(rec.key);
+      else this.localFailing.delete(rec.key);
       this.unplaced.add(rec.key);
     }
   }
@@ -259,7 +272,7 @@ export class IncidentTracker {
    */
   remember(incident: Incident): void {
     if (incident.status !== 'resolved' || this.incidents.has(incident.id)) return;
-    this.incidents.set(incident.id, { incident: copy(incident), members: new Set(), loggedCount: 0, loggedAt: 0 });
+    this.incidents.set(incident.id, newTracked(copy(incident), 0));
     this.resolvedOrder.push(incident.id);
     this.evictResolved();
   }
@@ -323,8 +336,9 @@ export class IncidentTracker {
       const root = rootCause(rec.key, rec.status, rec.cause)!;
       if (root !== rec.key || !rec.key.startsWith('practice:')) return root;
       const pcnKey: IncidentKey | null = rec.pcn === null ? null : `pcn:${rec.pcn}`;
-      // Failing locally: stay in its own or its PCN's incident; join an open PCN incident.
-      if (currentKey !== null && (currentKey === rec.key || currentKey === pcnKey)) return currentKey;
+      // Failing locally: stay in its own, its PCN's or the estate's incident; join an open estate or PCN incident.
+      if (currentKey !== null && (currentKey === rec.key || currentKey === pcnKey || currentKey === ENDPOINTS_KEY)) return currentKey;
+      if (this.openByKey.has(ENDPOINTS_KEY)) return ENDPOINTS_KEY;
       if (pcnKey !== null && this.openByKey.has(pcnKey)) return pcnKey;
       return rec.key;
     }
@@ -336,13 +350,16 @@ export class IncidentTracker {
     if (existing !== undefined) return this.incidents.get(existing)!;
     const id = this.nextId();
     if (this.incidents.has(id)) throw new Error(`incident id ${id} from the sequence is already in use`);
+    const kind = kindOf(key);
     const incident: Incident = {
       id,
       key,
-      kind: kindOf(key),
+      kind,
       title: '',
+      finding: null,
       status: 'open',
-      severity: 'down',
+      // Pulse's own trouble is never an outage of anything it watches.
+      severity: kind === 'pulse' ? 'degraded' : 'down',
       openedAt: pass.now,
       resolvedAt: null,
       affected: [],
@@ -351,12 +368,12 @@ export class IncidentTracker {
       timeline: [],
       references: [],
     };
-    const tracked: Tracked = { incident, members: new Set(), loggedCount: 0, loggedAt: pass.now };
-    this.incidents.set(id, tracked);
+    const t = newTracked(incident, pass.now);
+    this.incidents.set(id, t);
     this.openByKey.set(key, id);
     pass.opened.add(id);
-    pass.touched.set(id, { tracked, timelineFrom: 0, referencesFrom: 0, signature: '' });
-    return tracked;
+    pass.touched.set(id, { tracked: t, timelineFrom: 0, referencesFrom: 0, signature: '', severity: incident.severity });
+    return t;
   }
 
   private leave(from: Tracked, key: SubjectKey, to: Tracked | undefined, grouped: boolean, pass: Pass): void {
@@ -371,52 +388,87 @@ export class IncidentTracker {
     const moved = pass.movedTo.get(id) ?? new Set<number>();
     moved.add(to.incident.id);
     pass.movedTo.set(id, moved);
-    if (grouped && from.incident.kind === 'practice' && !pass.groupedInto.has(id)) {
+    const folds = from.incident.kind === 'practice' || (from.incident.kind === 'pcn' && to.incident.kind === 'endpoints');
+    if (grouped && folds && !pass.groupedInto.has(id)) {
       pass.groupedInto.set(id, to.incident.id);
       pass.groupedFrom.set(to.incident.id, [...(pass.groupedFrom.get(to.incident.id) ?? []), id]);
-      from.incident.timeline.push({
-        at: pass.now,
-        type: 'grouped',
-        text: `grouped into incident #${to.incident.id}: suspected common cause in ${this.nameFor(to.incident.key)}`,
-      });
+      from.incident.timeline.push({ at: pass.now, type: 'grouped', text: groupedInto(to.incident.id, to.incident.kind, this.nameFor(to.incident.key)) });
     }
+  }
+
+  private setSelf(reason: string | null, pass: Pass): void {
+    const id = this.openByKey.get(SELF_KEY);
+    const open = id === undefined ? undefined : this.incidents.get(id)!;
+    if (reason === null) {
+      if (open) {
+        this.touch(open, pass);
+        this.resolve(open, pass);
+      }
+      return;
+    }
+    const self = open ?? this.ensureOpen(SELF_KEY, pass);
+    this.touch(self, pass);
+    self.incident.finding = reason;
   }
 
   // ---- after placement ----------------------------------------------------------------
 
   private finalise(pass: Pass): void {
-    for (const id of [...pass.touched.keys()].sort((a, b) => a - b)) {
-      const tracked = pass.touched.get(id)!.tracked;
-      const incident = tracked.incident;
-      if (incident.status !== 'open') continue;
-      if (tracked.members.size === 0) {
-        this.resolve(tracked, pass);
-        continue;
+    const byId = () => [...pass.touched.keys()].sort((a, b) => a - b);
+    for (const id of byId()) this.settle(pass.touched.get(id)!.tracked, pass);
+    this.descriptions?.describeDue(pass, (id) => this.incidents.get(id), (t) => this.touch(t, pass));
+    for (const id of byId()) this.word(pass.touched.get(id)!.tracked, pass);
+  }
+
+  /** Resolves an incident left empty; brings the lists and severity of the others up to date. */
+  private settle(tracked: Tracked, pass: Pass): void {
+    const incident = tracked.incident;
+    if (incident.status !== 'open') return;
+    if (incident.kind === 'pulse') {
+      if (this.openByKey.get(incident.key) !== incident.id) this.resolve(tracked, pass);
+      return;
+    }
+    if (tracked.members.size === 0) {
+      this.resolve(tracked, pass);
+      return;
+    }
+    const members = [...tracked.members].sort();
+    const statuses = members.map((k) => this.subjects.get(k)?.status);
+    const severity: IncidentSeverity | null = statuses.includes('down') ? 'down' : statuses.includes('degraded') ? 'degraded' : null;
+    if (severity) incident.severity = severity;
+    incident.subjects = members;
+    incident.affected = members.filter((k) => k.startsWith('practice:')).map((k) => k.slice('practice:'.length));
+    incident.peakAffected = Math.max(incident.peakAffected, incident.affected.length);
+    this.descriptions?.noteChanged(tracked);
+  }
+
+  /** The title, and the timeline entries an opening or a severity change writes at once. */
+  private word(tracked: Tracked, pass: Pass): void {
+    const incident = tracked.incident;
+    const id = incident.id;
+    if (incident.status !== 'open') return;
+    incident.title = tracked.describedTitle ?? titleOf(incident, {
+      name: this.nameFor(incident.key),
+      members: () => [...tracked.members].flatMap((k) => this.subjects.get(k) ?? []),
+      own: this.subjects.get(incident.key as SubjectKey),
+    });
+    const count = incident.affected.length;
+    if (pass.opened.has(id)) {
+      incident.timeline.push({ at: pass.now, type: 'opened', text: incident.title, ...(incident.kind === 'pulse' ? {} : { count }) });
+      tracked.loggedCount = count;
+      tracked.loggedAt = pass.now;
+      const from = pass.groupedFrom.get(id);
+      if (from) {
+        const list = from.map((old) => `#${old} (${this.incidents.get(old)!.incident.affected.join(', ')})`).join(', ');
+        incident.timeline.push({ at: pass.now, type: 'grouped', text: `took over ${list}` });
       }
-      const members = [...tracked.members].sort();
-      const statuses = members.map((k) => this.subjects.get(k)?.status);
-      const severity: IncidentSeverity | null = statuses.includes('down') ? 'down' : statuses.includes('degraded') ? 'degraded' : null;
-      const before = incident.severity;
-      if (severity) incident.severity = severity;
-      incident.subjects = members;
-      incident.affected = members.filter((k) => k.startsWith('practice:')).map((k) => k.slice('practice:'.length));
-      incident.peakAffected = Math.max(incident.peakAffected, incident.affected.length);
-      incident.title = this.titleOf(incident);
-      const count = incident.affected.length;
-      if (pass.opened.has(id)) {
-        incident.timeline.push({ at: pass.now, type: 'opened', text: incident.title, count });
-        tracked.loggedCount = count;
-        tracked.loggedAt = pass.now;
-        const from = pass.groupedFrom.get(id);
-        if (from) {
-          const list = from.map((old) => `#${old} (${this.incidents.get(old)!.incident.affected.join(', ')})`).join(', ');
-          incident.timeline.push({ at: pass.now, type: 'grouped', text: `took over ${list}` });
-        }
-      } else if (incident.severity !== before) {
-        incident.timeline.push({ at: pass.now, type: 'severity', text: `severity ${incident.severity} (was ${before})` });
-      }
-      if (count !== tracked.loggedCount) this.pending.add(id);
-      else this.pending.delete(id);
+      if (incident.finding !== null) findingLog.write(tracked, pass.now);
+    } else if (incident.severity !== pass.touched.get(id)!.severity) {
+      incident.timeline.push({ at: pass.now, type: 'severity', text: `severity ${incident.severity} (was ${pass.touched.get(id)!.severity})` });
+    }
+    for (const [pending, log] of [[this.pending, affectedLog], [this.findingPending, findingLog]] as const) {
+      if (log.differs(tracked)) pending.add(id);
+      else pending.delete(id);
     }
   }
 
@@ -427,40 +479,27 @@ export class IncidentTracker {
     incident.resolvedAt = pass.now;
     if (this.openByKey.get(incident.key) === id) this.openByKey.delete(incident.key);
     this.pending.delete(id);
+    this.findingPending.delete(id);
+    this.descriptions?.forget(id);
     pass.resolved.add(id);
-    const grouped = pass.groupedInto.get(id);
     const moved = pass.movedTo.get(id);
-    let text: string;
-    if (grouped !== undefined) text = `resolved: grouped into incident #${grouped}`;
-    else if (moved && !pass.recovered.has(id)) text = `resolved: now part of incident ${[...moved].map((m) => `#${m}`).join(', ')}`;
-    else {
-      text = `resolved after ${duration(pass.now - incident.openedAt)}`;
-      if (incident.kind !== 'practice') text += `; peak ${plural(incident.peakAffected, 'practice')} affected`;
-    }
+    const text = resolvedText(incident, pass.now, pass.groupedInto.get(id), moved && !pass.recovered.has(id) ? [...moved] : undefined);
     incident.timeline.push({ at: pass.now, type: 'resolved', text });
     this.resolvedOrder.push(id);
   }
 
-  /** Writes the latest affected count once the coalescing interval since the last one has passed. */
-  private flushAffected(pass: Pass): void {
-    for (const id of [...this.pending].sort((a, b) => a - b)) {
+  /** Writes the latest value of a coalesced log once its interval since the last entry has passed. */
+  private flush(pending: Set<number>, log: CoalescedLog, pass: Pass): void {
+    for (const id of [...pending].sort((a, b) => a - b)) {
       const tracked = this.incidents.get(id)!;
-      const count = tracked.incident.affected.length;
-      if (count === tracked.loggedCount) {
-        this.pending.delete(id);
+      if (!log.differs(tracked)) {
+        pending.delete(id);
         continue;
       }
-      if (pass.now - tracked.loggedAt < this.coalesceMs) continue;
+      if (pass.now - log.lastAt(tracked) < this.coalesceMs) continue;
       this.touch(tracked, pass);
-      tracked.incident.timeline.push({
-        at: pass.now,
-        type: 'affected',
-        text: `${plural(count, 'practice')} affected (was ${tracked.loggedCount})`,
-        count,
-      });
-      tracked.loggedCount = count;
-      tracked.loggedAt = pass.now;
-      this.pending.delete(id);
+      log.write(tracked, pass.now);
+      pending.delete(id);
     }
   }
 
@@ -493,6 +532,7 @@ export class IncidentTracker {
       timelineFrom: tracked.incident.timeline.length,
       referencesFrom: tracked.incident.references.length,
       signature: signatureOf(tracked.incident),
+      severity: tracked.incident.severity,
     });
   }
 
@@ -505,44 +545,32 @@ export class IncidentTracker {
     return rec.key.startsWith('practice:') && rootCause(rec.key, rec.status, rec.cause) === rec.key;
   }
 
+  /**
+   * Practices failing locally and when their failure started, as the grouping rules count
+   * it: a member of a practice or PCN incident from when that incident opened (what a
+   * restart can know), any other from when it began failing on its own checks.
+   */
+  private *localFailures(now: number): Iterable<LocalFailure> {
+    for (const key of this.localFailing) {
+      const rec = this.subjects.get(key)!;
+      const current = this.incidentOf(key);
+      const since = current && (current.incident.kind === 'practice' || current.incident.kind === 'pcn') ? current.incident.openedAt : (rec.localSince ?? now);
+      yield { key, pcn: rec.pcn, since };
+    }
+  }
+
   private localSince(prev: SubjectRecord | undefined, rec: SubjectRecord, now: number): number | null {
     if (this.isLocalFailure(rec)) {
       if (prev?.localSince != null) return prev.localSince;
       const member = this.incidentOf(rec.key);
-      if (member && (member.incident.key === rec.key || member.incident.kind === 'pcn')) return member.incident.openedAt;
+      if (member && (member.incident.key === rec.key || member.incident.kind === 'pcn' || member.incident.kind === 'endpoints')) return member.incident.openedAt;
       return now;
     }
     return isHeld(rec.status) ? (prev?.localSince ?? null) : null;
   }
 
-  private index(prev: SubjectRecord | undefined, rec: SubjectRecord): void {
-    if (prev && prev.pcn === rec.pcn) return;
-    if (prev?.pcn != null) this.byPcn.get(prev.pcn)?.delete(prev.key);
-    if (rec.pcn !== null && rec.key.startsWith('practice:')) {
-      const set = this.byPcn.get(rec.pcn) ?? new Set<SubjectKey>();
-      set.add(rec.key);
-      this.byPcn.set(rec.pcn, set);
-    }
-  }
-
   private nameFor(key: IncidentKey): string {
     return this.nameOf(key) ?? (key.startsWith('pcn:') ? undefined : this.subjects.get(key as SubjectKey)?.name) ?? key.slice(key.indexOf(':') + 1);
-  }
-
-  private titleOf(incident: Incident): string {
-    const n = incident.affected.length;
-    switch (incident.kind) {
-      case 'service':
-        return `${this.nameFor(incident.key)} ${incident.severity}${n > 0 ? ` — ${plural(n, 'practice')}` : ''}`;
-      case 'pcn':
-        return `Suspected common cause in ${this.nameFor(incident.key)} — ${plural(n, 'practice')} failing locally`;
-      case 'practice': {
-        const rec = this.subjects.get(incident.key as SubjectKey);
-        const ods = incident.key.slice('practice:'.length);
-        if (rec && isFailing(rec.status)) return `${rec.name} (${ods}) ${incident.severity}: ${causeText(rec.cause) ?? 'own checks failing'}`;
-        return incident.title || `${rec?.name ?? ods} (${ods}) ${incident.severity}`;
-      }
-    }
   }
 
   private evictResolved(): void {
@@ -551,57 +579,4 @@ export class IncidentTracker {
       if (this.incidents.get(id)?.incident.status === 'resolved') this.incidents.delete(id);
     }
   }
-}
-
-/** Statuses that keep a subject in the incident it is in, but never put it in one. */
-function isHeld(status: StatusLevel): boolean {
-  return status === 'recovering' || status === 'suspected' || status === 'unknown';
-}
-
-function kindOf(key: IncidentKey): IncidentKind {
-  return key.startsWith('pcn:') ? 'pcn' : key.startsWith('service:') ? 'service' : 'practice';
-}
-
-function signatureOf(i: Incident): string {
-  return [i.title, i.severity, i.status, i.peakAffected, i.affected.join(','), i.subjects.join(',')].join('|');
-}
-
-function summary(i: Incident): IncidentSummary {
-  const { timeline: _t, references: _r, ...rest } = i;
-  return { ...rest, affected: [...i.affected], subjects: [...i.subjects] };
-}
-
-function copy(i: Incident): Incident {
-  return {
-    ...summary(i),
-    timeline: i.timeline.map((e) => ({ ...e })),
-    references: i.references.map((r) => ({ ...r })),
-  };
-}
-
-function plural(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
-
-/** `45 s`, `12 min`, `1 h 5 min`, `2 d 3 h`. */
-export function duration(ms: number): string {
-  const minutes = Math.floor(ms / 60_000);
-  if (minutes < 1) return `${Math.max(0, Math.round(ms / 1000))} s`;
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
-  return hours % 24 ? `${Math.floor(hours / 24)} d ${hours % 24} h` : `${Math.floor(hours / 24)} d`;
-}
-
-function notFound(id: number): string {
-  return `incident #${id} not found (an older resolved incident must be loaded from the store and passed to remember() first)`;
-}
-
-function fail(code: IncidentErrorCode, message: string): AnnotateResult {
-  return { ok: false, error: { code, message } };
-}
-
-function invalid(code: IncidentErrorCode, what: string, issue: { path: PropertyKey[]; message: string }): AnnotateResult {
-  const field = issue.path.map(String).join('.') || what;
-  return { ok: false, error: { code, field, message: `${what} ${field}: ${issue.message}` } };
 }

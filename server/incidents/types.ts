@@ -5,12 +5,22 @@ import { z } from 'zod';
 import type { SubjectKey } from '../status/engine';
 import type { Cause, StatusLevel } from '../status/types';
 
-/** What one incident is about: a service, a practice failing on its own, or a PCN (suspected common cause). */
-export type IncidentKey = SubjectKey | `pcn:${string}`;
-export type IncidentKind = 'service' | 'practice' | 'pcn';
+/** Practices failing on their own checks, starting together across many PCNs: one incident for the estate. */
+export const ENDPOINTS_KEY = 'estate:endpoints';
+/** Pulse's own monitoring impaired (an overloaded worker, a stalled server): never the estate's outage. */
+export const SELF_KEY = 'pulse:self';
+
+/**
+ * What one incident is about: a service, a practice failing on its own, a PCN (suspected
+ * common cause), practices failing locally across the estate at once, or Pulse itself.
+ */
+export type IncidentKey = SubjectKey | `pcn:${string}` | typeof ENDPOINTS_KEY | typeof SELF_KEY;
+export type IncidentKind = 'service' | 'practice' | 'pcn' | 'endpoints' | 'pulse';
+export const INCIDENT_KINDS = ['service', 'practice', 'pcn', 'endpoints', 'pulse'] as const satisfies readonly IncidentKind[];
 export type IncidentSeverity = 'down' | 'degraded';
 
-export const TIMELINE_TYPES = ['opened', 'severity', 'affected', 'note', 'reference', 'grouped', 'resolved'] as const;
+/** `finding`: what Pulse found changed (see `Incident.finding`); the text is the finding itself. */
+export const TIMELINE_TYPES = ['opened', 'severity', 'affected', 'finding', 'note', 'reference', 'grouped', 'resolved'] as const;
 export type TimelineType = (typeof TIMELINE_TYPES)[number];
 
 export interface TimelineEntry {
@@ -20,9 +30,12 @@ export interface TimelineEntry {
   text: string;
   /** The person who wrote it (notes, references); absent for automatic entries. */
   by?: string;
-  /** Practices affected as of this entry; on `opened` and `affected` entries only. */
+  /** Practices affected as of this entry; on `opened` and `affected` entries of incidents about practices only. */
   count?: number;
 }
+
+/** The text of a `finding` entry when the finding was withdrawn (nothing stands out any more). */
+export const FINDING_WITHDRAWN = 'finding withdrawn: nothing stands out any more';
 
 export const REFERENCE_SYSTEMS = ['service-desk', 'supplier', 'other'] as const;
 export type ReferenceSystem = (typeof REFERENCE_SYSTEMS)[number];
@@ -41,6 +54,12 @@ export interface Incident {
   key: IncidentKey;
   kind: IncidentKind;
   title: string;
+  /**
+   * What Pulse found beyond the title, in plain words, or null: for practices failing
+   * together, the software over-represented among their silent workstations (from the
+   * tracker's `describe`); for Pulse's own incident, what impairs it now.
+   */
+  finding: string | null;
   status: 'open' | 'resolved';
   /** The worst status among its failing subjects. */
   severity: IncidentSeverity;

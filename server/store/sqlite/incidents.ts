@@ -58,6 +58,64 @@ export const INCIDENT_MIGRATIONS: Migration[] = [
             PRIMARY KEY (incident_id, seq)
           ) WITHOUT ROWID;`,
   },
+  {
+    // Kinds 'endpoints' (practices failing together across the estate) and 'pulse' (Pulse's
+    // own trouble), a finding per incident, and 'finding' timeline entries. SQLite cannot
+    // change a CHECK in place, so the three tables are rebuilt: copied aside, dropped
+    // children first (foreign keys stay on and are never violated), created anew, copied back.
+    id: 'incidents-2',
+    sql: `CREATE TABLE incidents_copy AS SELECT * FROM incidents;
+          CREATE TABLE incident_timeline_copy AS SELECT * FROM incident_timeline;
+          CREATE TABLE incident_references_copy AS SELECT * FROM incident_references;
+          DROP TABLE incident_references;
+          DROP TABLE incident_timeline;
+          DROP TABLE incidents;
+          CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('service', 'practice', 'pcn', 'endpoints', 'pulse')),
+            title TEXT NOT NULL,
+            finding TEXT,                  -- what Pulse found beyond the title, or NULL
+            status TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+            severity TEXT NOT NULL CHECK (severity IN ('down', 'degraded')),
+            opened_at INTEGER NOT NULL,
+            resolved_at INTEGER,
+            affected TEXT NOT NULL,        -- JSON array of ODS codes
+            affected_count INTEGER NOT NULL,
+            peak_affected INTEGER NOT NULL,
+            subjects TEXT NOT NULL         -- JSON array of subject keys
+          );
+          CREATE UNIQUE INDEX incidents_open_key ON incidents (key) WHERE status = 'open';
+          CREATE INDEX incidents_recent ON incidents (opened_at DESC, id DESC);
+          CREATE TABLE incident_timeline (
+            incident_id INTEGER NOT NULL REFERENCES incidents (id),
+            seq INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('opened', 'severity', 'affected', 'finding', 'note', 'reference', 'grouped', 'resolved')),
+            text TEXT NOT NULL,
+            by_person TEXT,
+            count INTEGER,
+            PRIMARY KEY (incident_id, seq)
+          ) WITHOUT ROWID;
+          CREATE TABLE incident_references (
+            incident_id INTEGER NOT NULL REFERENCES incidents (id),
+            seq INTEGER NOT NULL,
+            system TEXT NOT NULL CHECK (system IN ('service-desk', 'supplier', 'other')),
+            reference TEXT NOT NULL,
+            by_person TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (incident_id, seq)
+          ) WITHOUT ROWID;
+          INSERT INTO incidents (id, key, kind, title, finding, status, severity, opened_at, resolved_at, affected, affected_count, peak_affected, subjects)
+            SELECT id, key, kind, title, NULL, status, severity, opened_at, resolved_at, affected, affected_count, peak_affected, subjects FROM incidents_copy;
+          INSERT INTO incident_timeline (incident_id, seq, at, type, text, by_person, count)
+            SELECT incident_id, seq, at, type, text, by_person, count FROM incident_timeline_copy;
+          INSERT INTO incident_references (incident_id, seq, system, reference, by_person, at)
+            SELECT incident_id, seq, system, reference, by_person, at FROM incident_references_copy;
+          DROP TABLE incident_references_copy;
+          DROP TABLE incident_timeline_copy;
+          DROP TABLE incidents_copy;`,
+  },
 ];
 
 /** Most incidents one `recentIncidents` call returns. */
@@ -68,6 +126,7 @@ interface IncidentRow {
   key: string;
   kind: string;
   title: string;
+  finding: string | null;
   status: string;
   severity: string;
   opened_at: number;
@@ -108,10 +167,10 @@ export class SqliteIncidentStore implements IncidentStore {
   constructor(db: Db) {
     migrate(db, INCIDENT_MIGRATIONS);
     const upsert = db.prepare<HeaderParams>(
-      `INSERT INTO incidents (id, key, kind, title, status, severity, opened_at, resolved_at, affected, affected_count, peak_affected, subjects)
-       VALUES (@id, @key, @kind, @title, @status, @severity, @opened_at, @resolved_at, @affected, @affected_count, @peak_affected, @subjects)
+      `INSERT INTO incidents (id, key, kind, title, finding, status, severity, opened_at, resolved_at, affected, affected_count, peak_affected, subjects)
+       VALUES (@id, @key, @kind, @title, @finding, @status, @severity, @opened_at, @resolved_at, @affected, @affected_count, @peak_affected, @subjects)
        ON CONFLICT (id) DO UPDATE SET
-         key = excluded.key, kind = excluded.kind, title = excluded.title, status = excluded.status,
+         key = excluded.key, kind = excluded.kind, title = excluded.title, finding = excluded.finding, status = excluded.status,
          severity = excluded.severity, opened_at = excluded.opened_at, resolved_at = excluded.resolved_at,
          affected = excluded.affected, affected_count = excluded.affected_count,
          peak_affected = excluded.peak_affected, subjects = excluded.subjects`,
@@ -215,6 +274,7 @@ function toRow(i: IncidentSummary): HeaderParams {
     key: i.key,
     kind: i.kind,
     title: i.title,
+    finding: i.finding,
     status: i.status,
     severity: i.severity,
     opened_at: i.openedAt,
@@ -232,6 +292,7 @@ function fromRow(r: IncidentRow): IncidentSummary {
     key: r.key as IncidentKey,
     kind: r.kind as IncidentKind,
     title: r.title,
+    finding: r.finding,
     status: r.status as 'open' | 'resolved',
     severity: r.severity as IncidentSeverity,
     openedAt: r.opened_at,

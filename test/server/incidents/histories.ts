@@ -29,8 +29,25 @@ const changeArb = fc.record({
   status: statusArb,
   cause: fc.nat(practiceCauses.length), // the last index means "own checks"
 });
-const stepArb = fc.record({ dtSeconds: fc.integer({ min: 0, max: 400 }), changes: fc.array(changeArb, { maxLength: 6 }) });
+/** What the tracker is told about Pulse's own health: unchanged (undefined), fine (null) or why it is impaired. */
+export const SELF_REASONS = ["Pulse's probes in local are overloaded: 4.6 s behind", 'Pulse was not listening for 40 s'] as const;
+const selfArb = fc.oneof(
+  { weight: 4, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.constantFrom<string | null>(null, ...SELF_REASONS) },
+);
+const stepArb = fc.record({ dtSeconds: fc.integer({ min: 0, max: 400 }), changes: fc.array(changeArb, { maxLength: 6 }), self: selfArb });
 export const historyArb = fc.array(stepArb, { minLength: 1, maxLength: 40 });
+
+/**
+ * Tracker options a history runs under: the default rules, or an estate rule low enough for
+ * this small estate (2 or 3 practices in 2 PCNs) so that the estate-wide grouping, and its
+ * folding of practice and PCN incidents, are exercised.
+ */
+export const rulesArb = fc.constantFrom(
+  {},
+  { endpoints: { practices: 3, pcns: 2, windowMs: 10 * 60_000 } },
+  { endpoints: { practices: 2, pcns: 2, windowMs: 5 * 60_000 } },
+);
 
 export function stateOf(change: { subject: number; status: StatusLevel; cause: number }): SubjectState {
   if (change.subject < PRACTICES.length) {

@@ -8,7 +8,9 @@ import { openDatabase, type Db } from '../../../server/store/sqlite/db';
 import { SqliteIncidentStore } from '../../../server/store/sqlite/incidents';
 import type { SubjectKey } from '../../../server/status/engine';
 import { checks, makeTracker, odsList, practice, service, upstream } from './fixtures';
-import { allUp, historyArb, stateOf } from './histories';
+import { allUp, historyArb, rulesArb, stateOf } from './histories';
+import { INCIDENT_MIGRATIONS } from '../../../server/store/sqlite/incidents';
+import { migrate } from '../../../server/store/sqlite/db';
 
 const T0 = 1_700_000_000_000;
 const MIN = 60_000;
@@ -139,23 +141,87 @@ describe('SQLite incident store', () => {
 
   it('holds exactly what the tracker holds over random histories', async () => {
     await fc.assert(
-      fc.asyncProperty(historyArb, async (history) => {
+      fc.asyncProperty(historyArb, rulesArb, async (history, rules) => {
         const store = memoryStore();
-        const tracker = makeTracker({ nextId: () => store.nextIncidentId() });
+        const tracker = makeTracker({ ...rules, nextId: () => store.nextIncidentId() });
         let now = T0;
         for (const step of history) {
           now += step.dtSeconds * 1000;
-          await store.applyIncidentEvents(tracker.update(now, step.changes.map(stateOf)));
+          await store.applyIncidentEvents(tracker.update(now, step.changes.map(stateOf), step.self));
         }
         expect(await store.openIncidents()).toEqual(tracker.open());
         for (const incident of await store.recentIncidents(500, 0)) {
           const held = tracker.get(incident.id);
           if (held) expect(incident).toEqual(held);
         }
-        await store.applyIncidentEvents(tracker.update(now + 1000, allUp()));
+        await store.applyIncidentEvents(tracker.update(now + 1000, allUp(), null));
         expect(await store.openIncidents()).toEqual([]);
       }),
       { numRuns: 60 },
     );
+  });
+
+  it("keeps an endpoints incident with its finding and Pulse's own incident across a close and reopen", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-incidents-'));
+    dirs.push(dir);
+    const db = openDatabase(dir);
+    const store = new SqliteIncidentStore(db);
+    const finding = '94% of silent workstations last reported falcon-sensor 7.16.18605 (8% of healthy ones)';
+    const tracker = makeTracker({ nextId: () => store.nextIncidentId(), describe: (key) => (key === 'estate:endpoints' ? { finding } : {}) });
+    const wave = odsList(12).map((o, i) => practice(o, 'down', checks(`${o}-fleet`, '9 of 12 workstations silent (75%)'), `PCN ${i % 4}`));
+    await store.applyIncidentEvents(tracker.update(T0, wave, "Pulse's probes in local are overloaded: 4.6 s behind"));
+    expect(tracker.open().map((i) => [i.kind, i.finding])).toEqual([
+      ['endpoints', finding],
+      ['pulse', "Pulse's probes in local are overloaded: 4.6 s behind"],
+    ]);
+    db.close();
+
+    const db2 = openDatabase(dir);
+    dbs.push(db2);
+    const reopened = new SqliteIncidentStore(db2);
+    const open = await reopened.openIncidents();
+    expect(open).toEqual(tracker.open());
+    const restored = makeTracker({ nextId: () => reopened.nextIncidentId() });
+    restored.restore(open, wave);
+    expect(restored.update(T0 + MIN, [])).toEqual([]);
+    await reopened.applyIncidentEvents(restored.update(T0 + 2 * MIN, odsList(12).map((o, i) => practice(o, 'up', null, `PCN ${i % 4}`)), null));
+    expect(await reopened.openIncidents()).toEqual([]);
+    expect((await reopened.recentIncidents(10, 0)).map((i) => [i.kind, i.status, i.finding])).toEqual([
+      ['pulse', 'resolved', "Pulse's probes in local are overloaded: 4.6 s behind"],
+      ['endpoints', 'resolved', finding],
+    ]);
+  });
+
+  it('migrates a database written before findings: incidents, timelines and references kept, new kinds accepted', async () => {
+    const db = openDatabase(':memory:');
+    dbs.push(db);
+    migrate(db, INCIDENT_MIGRATIONS.slice(0, 1));
+    db.exec(`INSERT INTO incidents VALUES (7, 'service:emis-web', 'service', 'EMIS Web down — 1 practice', 'resolved', 'down', ${T0}, ${T0 + MIN}, '["A80001"]', 1, 1, '["practice:A80001","service:emis-web"]');
+             INSERT INTO incident_timeline VALUES (7, 0, ${T0}, 'opened', 'EMIS Web down — 1 practice', NULL, 1);
+             INSERT INTO incident_references VALUES (7, 0, 'supplier', 'EMIS-1', 'j.smith', ${T0});`);
+    expect(() => db.exec(`INSERT INTO incidents VALUES (8, 'pulse:self', 'pulse', 't', 'open', 'degraded', ${T0}, NULL, '[]', 0, 0, '[]')`)).toThrow(/CHECK/);
+
+    const store = new SqliteIncidentStore(db);
+    expect(await store.incident(7)).toEqual({
+      id: 7,
+      key: 'service:emis-web',
+      kind: 'service',
+      title: 'EMIS Web down — 1 practice',
+      finding: null,
+      status: 'resolved',
+      severity: 'down',
+      openedAt: T0,
+      resolvedAt: T0 + MIN,
+      affected: ['A80001'],
+      peakAffected: 1,
+      subjects: ['practice:A80001', 'service:emis-web'],
+      timeline: [{ at: T0, type: 'opened', text: 'EMIS Web down — 1 practice', count: 1 }],
+      references: [{ system: 'supplier', reference: 'EMIS-1', by: 'j.smith', at: T0 }],
+    });
+    const tracker = makeTracker({ nextId: () => store.nextIncidentId() });
+    await store.applyIncidentEvents(tracker.update(T0, [], 'Pulse was not listening for 40 s'));
+    expect((await store.openIncidents()).map((i) => [i.id, i.kind, i.timeline.map((e) => e.type)])).toEqual([[8, 'pulse', ['opened', 'finding']]]);
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+    expect(() => db.exec(`INSERT INTO incident_timeline VALUES (99, 0, ${T0}, 'opened', 'x', NULL, NULL)`)).toThrow(/FOREIGN KEY/);
   });
 });

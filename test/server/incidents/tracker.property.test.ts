@@ -11,19 +11,25 @@ import type { IncidentTracker } from '../../../server/incidents/tracker';
 import type { SubjectState } from '../../../server/incidents/types';
 import { StatusEngine, splitKey, type SubjectKey } from '../../../server/status/engine';
 import { EventFold, makeTracker } from './fixtures';
-import { allUp, historyArb, stateOf } from './histories';
+import { allUp, historyArb, rulesArb, stateOf } from './histories';
 
 const T0 = 1_700_000_000_000;
 
-/** Every failing subject in exactly one open incident that fits its cause; persisted = held. */
-function checkInvariants(tracker: IncidentTracker, latest: Map<SubjectKey, SubjectState>, fold: EventFold): void {
-  const open = tracker.open();
-  expect(fold.open()).toEqual(open);
+/**
+ * Every failing subject in exactly one open incident that fits its cause; Pulse's own incident
+ * open exactly while Pulse was last said to be impaired, holding nothing; persisted = held.
+ */
+function checkInvariants(tracker: IncidentTracker, latest: Map<SubjectKey, SubjectState>, fold: EventFold, self: string | null = null): void {
+  const all = tracker.open();
+  const pulse = all.filter((i) => i.kind === 'pulse');
+  expect(pulse.map((i) => [i.key, i.finding, i.subjects.length])).toEqual(self === null ? [] : [['pulse:self', self, 0]]);
+  const open = all.filter((i) => i.kind !== 'pulse');
+  expect(fold.open()).toEqual(all);
   for (const incident of fold.incidents.values()) {
     const held = tracker.get(incident.id);
     if (held) expect(held).toEqual(incident);
   }
-  expect(new Set(open.map((i) => i.key)).size).toBe(open.length);
+  expect(new Set(all.map((i) => i.key)).size).toBe(all.length);
   const owners = new Map<SubjectKey, number>();
   for (const incident of open) {
     expect(incident.subjects.length).toBeGreaterThan(0);
@@ -42,7 +48,10 @@ function checkInvariants(tracker: IncidentTracker, latest: Map<SubjectKey, Subje
     expect(id, `${state.key} is ${state.status} but in no open incident`).toBeDefined();
     const incident = tracker.forSubject(state.key)!;
     expect(incident.id).toBe(id);
-    const fits = incident.key === root || (incident.kind === 'pcn' && root === state.key && incident.key === `pcn:${state.pcn}`);
+    const fits =
+      incident.key === root ||
+      (incident.kind === 'pcn' && root === state.key && incident.key === `pcn:${state.pcn}`) ||
+      (incident.kind === 'endpoints' && root === state.key && state.key.startsWith('practice:'));
     expect(fits, `${state.key} (root ${root}) in ${incident.key}`).toBe(true);
   }
 }
@@ -50,20 +59,22 @@ function checkInvariants(tracker: IncidentTracker, latest: Map<SubjectKey, Subje
 describe('incident tracker properties', () => {
   it('keeps every failing subject in exactly one fitting open incident, and leaves nothing open once all is up', () => {
     fc.assert(
-      fc.property(historyArb, (history) => {
-        const tracker = makeTracker();
+      fc.property(historyArb, rulesArb, (history, rules) => {
+        const tracker = makeTracker(rules);
         const fold = new EventFold();
         const latest = new Map<SubjectKey, SubjectState>();
         let now = T0;
+        let self: string | null = null;
         for (const step of history) {
           now += step.dtSeconds * 1000;
           const states = step.changes.map(stateOf);
           for (const s of states) latest.set(s.key, s);
-          fold.apply(tracker.update(now, states));
-          checkInvariants(tracker, latest, fold);
+          if (step.self !== undefined) self = step.self;
+          fold.apply(tracker.update(now, states, step.self));
+          checkInvariants(tracker, latest, fold, self);
         }
         now += 1000;
-        fold.apply(tracker.update(now, allUp()));
+        fold.apply(tracker.update(now, allUp(), null));
         expect(tracker.open()).toEqual([]);
         expect([...fold.incidents.values()].filter((i) => i.status !== 'resolved')).toEqual([]);
         for (const incident of fold.incidents.values()) expect(incident.timeline.at(-1)!.type).toBe('resolved');
@@ -76,10 +87,10 @@ describe('incident tracker properties', () => {
 
   it('carries on after a restore from the persisted events exactly as without the restart', () => {
     fc.assert(
-      fc.property(historyArb, fc.nat(), (history, cutAt) => {
+      fc.property(historyArb, rulesArb, fc.nat(), (history, rules, cutAt) => {
         const cut = cutAt % (history.length + 1);
         let ids = 0;
-        const tracker = makeTracker({ nextId: () => ++ids });
+        const tracker = makeTracker({ ...rules, nextId: () => ++ids });
         const fold = new EventFold();
         const latest = new Map<SubjectKey, SubjectState>();
         let now = T0;
@@ -88,19 +99,19 @@ describe('incident tracker properties', () => {
         history.forEach((step, i) => {
           if (i === cut) {
             restartedIds = ids;
-            restarted = makeTracker({ nextId: () => ++restartedIds });
+            restarted = makeTracker({ ...rules, nextId: () => ++restartedIds });
             restarted.restore(fold.open(), [...latest.values()]);
           }
           now += step.dtSeconds * 1000;
           const states = step.changes.map(stateOf);
           for (const s of states) latest.set(s.key, s);
-          const events = tracker.update(now, states);
+          const events = tracker.update(now, states, step.self);
           fold.apply(events);
-          if (restarted) expect((restarted as IncidentTracker).update(now, states)).toEqual(events);
+          if (restarted) expect((restarted as IncidentTracker).update(now, states, step.self)).toEqual(events);
         });
         if (restarted) {
           expect((restarted as IncidentTracker).open()).toEqual(tracker.open());
-          expect((restarted as IncidentTracker).update(now + 1000, allUp())).toEqual(tracker.update(now + 1000, allUp()));
+          expect((restarted as IncidentTracker).update(now + 1000, allUp(), null)).toEqual(tracker.update(now + 1000, allUp(), null));
         }
       }),
       { numRuns: 300 },
