@@ -8,7 +8,7 @@ import type { IncidentKey } from './types';
 
 /** What the caller knows about a group of practices that the tracker does not. */
 export interface IncidentDescription {
-  /** Replaces the tracker's own title while set. */
+  /** Replaces the tracker's own title until another is given; absent keeps the last; '' goes back to the tracker's own. */
   title?: string;
   /** Replaces the finding; null withdraws it; absent keeps it. */
   finding?: string | null;
