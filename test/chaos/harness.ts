@@ -40,6 +40,16 @@ process.on('exit', () => {
   for (const pgid of live) signalGroup(pgid, 'SIGKILL');
 });
 
+/**
+ * A watchdog for a process group that outlives a harness killed outright (a test runner
+ * stopped with SIGKILL runs no exit handler): a tiny shell that waits while both the harness
+ * and the group live, then kills the group. It ends by itself once the group is gone.
+ */
+function reaper(pgid: number): void {
+  const script = `while kill -0 ${process.pid} 2>/dev/null && kill -0 -${pgid} 2>/dev/null; do sleep 1; done; kill -CONT -${pgid} 2>/dev/null; kill -KILL -${pgid} 2>/dev/null; exit 0`;
+  spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
+}
+
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pgid, signal);
@@ -58,6 +68,7 @@ export class Proc {
     readonly logFile: string,
   ) {
     live.add(child.pid!);
+    reaper(child.pid!);
     this.exited = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         this.exitCode = code ?? (signal ? -1 : null);
