@@ -23,7 +23,18 @@ import type { Estate } from './config/estate';
 import { FleetTracker, fleetResult, secretReader, type ReadSecret } from './fleet';
 import { HistoryRecorder } from './history/recorder';
 import { pruneOnce } from './history/retention';
-import { IncidentTracker, changedSubjects, estateNames, subjectState, type Incident, type IncidentEvent } from './incidents';
+import {
+  ENDPOINTS_KEY,
+  IncidentTracker,
+  changedSubjects,
+  estateNames,
+  subjectState,
+  type Incident,
+  type IncidentDescription,
+  type IncidentEvent,
+  type IncidentKey,
+} from './incidents';
+import { correlateSoftware } from './fleet/software';
 import type { IncidentView } from './live/protocol';
 import { incidentRoutes, incidentSummary } from './api/incidents';
 import { historyRoutes } from './api/history';
@@ -46,7 +57,7 @@ import { LiveHub } from './live/hub';
 import type { Logger } from './log';
 import { MaintenanceBook } from './maintenance';
 import { createMetrics, metricsTokenCheck } from './metrics';
-import { StatusEngine, splitKey, type EngineSnapshot } from './status/engine';
+import { SERVER_SOURCE, SHARED_SOURCE, StatusEngine, splitKey, tokenSource, type EngineSnapshot } from './status/engine';
 import type { Store } from './store/types';
 import { Views } from './views';
 import { randomUUID } from 'node:crypto';
@@ -54,7 +65,9 @@ import { BackupService } from './backup/service';
 import { actionSender, configuredNotifySender } from './backup/send';
 import { backupRoutes } from './api/backup';
 import { causeText } from './status/types';
+import { isUnjudged } from './status/rollup';
 import { WorkerGateway } from './workers/gateway';
+import type { ServerObserver } from './self/observer';
 
 export interface Clock {
   now(): number;
@@ -77,6 +90,12 @@ export interface PulseDeps {
   readSecret?: ReadSecret;
   /** Wait before retrying a failed backup-mode action, after its n-th attempt (default: exponential, 5 s to 10 min). */
   backupBackoff?: (attempt: number) => number;
+  /**
+   * The server watching itself (stalls, event-loop delay, heartbeat intake): one per process,
+   * so it outlives a reload. main.ts passes a real one; tests that jump a fake clock leave it
+   * out (a jump looks exactly like a stall).
+   */
+  selfObserver?: ServerObserver | null;
   /** Reloads the estate file without a restart (main.ts provides it). */
   reload?: () => Promise<{ ok: true; practices: number; checks: number } | { ok: false; error: string }>;
   /** Sessions and cross-site rules. */
@@ -121,11 +140,44 @@ export function createPulse(deps: PulseDeps) {
   const maintenance = new MaintenanceBook(estate, engine, store.signals);
 
   const fleets = [...estate.practices.values()].flatMap((p) => (p.fleet ? [[p.ods, p.fleet] as const] : []));
+  const observer = deps.selfObserver ?? null;
+  // Without an observer (tests), tracking starts now; with one, when main.ts starts accepting heartbeats.
   const fleet =
-    fleets.length > 0 ? new FleetTracker({ fleets, startedAt, readSecret: deps.readSecret ?? secretReader() }) : null;
+    fleets.length > 0
+      ? new FleetTracker({
+          fleets,
+          ...(observer ? { listening: observer } : { startedAt }),
+          readSecret: deps.readSecret ?? secretReader(),
+        })
+      : null;
 
   const history = new HistoryRecorder({ store: store.history, recent: { initialChecks: estate.checks.size }, log });
-  const incidents = new IncidentTracker({ nextId: () => store.incidents.nextIncidentId(), nameOf: estateNames(estate) });
+  const incidents = new IncidentTracker({
+    nextId: () => store.incidents.nextIncidentId(),
+    nameOf: estateNames(estate),
+    ...estate.incidents,
+    ...(fleet ? { describe: (key: IncidentKey, ods: string[]) => describeGroup(fleet, key, ods) } : {}),
+  });
+  /**
+   * Words for a group of practices failing on their own: how many of their workstations are
+   * silent, and the software over-represented among the silent ones (against every healthy
+   * workstation Pulse hears), e.g. "94% of silent workstations last reported falcon-sensor …".
+   */
+  function describeGroup(fleetTracker: FleetTracker, key: IncidentKey, ods: string[]): IncidentDescription {
+    const now = clock.now();
+    const summary = fleetTracker.fleetSummary(ods, now);
+    if (summary.agents === 0) return {};
+    const { silent } = fleetTracker.softwareOf(ods, now);
+    const { healthy } = fleetTracker.softwareOf(fleetTracker.practices(), now);
+    const finding = correlateSoftware(silent, healthy)?.text ?? null;
+    if (key !== ENDPOINTS_KEY) return { finding };
+    const pcns = new Set(ods.map((o) => estate.practices.get(o)?.pcn)).size;
+    const share = Math.round(summary.share * 100);
+    return {
+      finding,
+      title: summary.silent > 0 ? `Workstations failing across ${ods.length} practices in ${pcns} PCNs — ${share}% of agents silent` : '',
+    };
+  }
 
   let metrics: ReturnType<typeof createMetrics>;
   const hub = new LiveHub({
@@ -134,6 +186,7 @@ export function createPulse(deps: PulseDeps) {
     now: () => clock.now(),
     snapshot: () => ({
       probes: probes(),
+      impaired: selfReason(),
       practices: [...views.practices.values()],
       services: [...views.services.values()],
       counts: views.counts(),
@@ -152,8 +205,16 @@ export function createPulse(deps: PulseDeps) {
   const gateway = new WorkerGateway({
     token: deps.workerToken,
     checks: assignments,
-    onResults: (results) => ingest(results),
+    // Receive time is the server's: a worker's clock never orders or ages a result.
+    now: () => clock.now(),
+    onResults: (results, source) => ingest(results, source),
     onProtocolError: (reason) => log('warn', reason),
+    onRejected: (r) =>
+      log('warn', `worker results refused (${r.reason}): ${r.count}, up to ${Math.round(r.worstSkewMs / 1000)} s off`, {
+        location: r.location,
+        pid: r.pid,
+        source: r.source,
+      }),
   });
 
   metrics = createMetrics({
@@ -166,15 +227,19 @@ export function createPulse(deps: PulseDeps) {
     openIncidents: () => incidents.open(),
     liveClients: () => hub.size,
     workers: () => gateway.workers(),
+    rejectedResults: () => gateway.rejected(),
+    selfImpaired: () => selfReason() !== null,
+    serverEventLoopDelayMs: () => observer?.health().eventLoopDelayMs ?? 0,
   });
   const metricsAuthorized = metricsTokenCheck(deps.metricsToken);
 
   /** Results from probe workers: into the engine, the history and the metrics. */
   let lastResultAt: number | null = null;
-  function ingest(results: CheckResult[]): void {
+  function ingest(results: CheckResult[], source: string = SHARED_SOURCE): void {
     if (results.length > 0) lastResultAt = clock.now();
-    engine.ingest(results);
-    history.record(results.filter((r) => estate.checks.has(r.checkId)));
+    engine.ingest(results, source);
+    // What an impaired observer could not judge is no evidence: it is not history either.
+    history.record(results.filter((r) => estate.checks.has(r.checkId) && !isUnjudged(r)));
     metrics.results(results);
   }
 
@@ -193,7 +258,18 @@ export function createPulse(deps: PulseDeps) {
     shortestTimeoutMs: shortest?.timeoutMs ?? 0,
     workers: gateway.workers().length,
     storeOpen: true,
+    impaired: selfReason(),
   });
+  /**
+   * Why Pulse's own view is impaired now, in plain words, or null: each impaired worker (its
+   * location and why) and the server itself (a stall, its event loop, heartbeat intake).
+   */
+  function selfReason(): string | null {
+    const reasons = new Set(gateway.impairments().map((i) => i.detail));
+    const server = observer?.impaired();
+    if (server) reasons.add(`Pulse's server: ${server}`);
+    return reasons.size > 0 ? [...reasons].join('; ') : null;
+  }
   async function selfFacts(): Promise<SelfFacts> {
     let storeOpen = true;
     try {
@@ -212,6 +288,11 @@ export function createPulse(deps: PulseDeps) {
   let lastPrune = startedAt;
   /** Recomputes statuses, then fans the changes out: live feed first, then the store. */
   async function tick(): Promise<number> {
+    // Before the re-entry guard: a skipped observation would itself look like a stall.
+    for (const e of observer?.tick(clock.now(), performance.now()) ?? []) {
+      if (e.kind === 'stall') metrics.serverStall(e.ms);
+      log('warn', e.text, { kind: e.kind, ms: Math.round(e.ms) });
+    }
     if (ticking) return 0;
     ticking = true;
     poked = false;
@@ -222,7 +303,7 @@ export function createPulse(deps: PulseDeps) {
           const result = fleetResult(ods, status, now);
           if (result) {
             engine.ingest([result]);
-            history.record([result]);
+            if (!isUnjudged(result)) history.record([result]);
             metrics.results([result], 'server');
           }
         }
@@ -237,7 +318,7 @@ export function createPulse(deps: PulseDeps) {
       }
       const changes = engine.recompute(now);
       // Every tick, even without changes: the tracker writes coalesced counts when they fall due.
-      const incidentEvents = incidents.update(now, changedSubjects(estate, changes));
+      const incidentEvents = incidents.update(now, changedSubjects(estate, changes), selfReason());
       if (changes.length === 0 && incidentEvents.length === 0) return 0;
       for (const change of changes) metrics.transition(splitKey(change.subject)[0], change.to);
       const delta = views.apply(changes);
@@ -297,6 +378,11 @@ export function createPulse(deps: PulseDeps) {
     if (saved) {
       try {
         engine.importState(JSON.parse(saved.body) as EngineSnapshot);
+        // What a revoked (or expired) worker token contributed before the restart is dropped.
+        const live = new Set(
+          (await store.accounts.listTokens()).filter((t) => t.kind === 'worker' && t.revokedAt === null).map((t) => tokenSource(t.id)),
+        );
+        engine.retainSources((source) => source === SHARED_SOURCE || source === SERVER_SOURCE || live.has(source));
       } catch (err) {
         log('warn', 'the saved engine state could not be read; starting from unknown', { error: String(err) });
       }
@@ -407,7 +493,7 @@ export function createPulse(deps: PulseDeps) {
   app.route('/', serviceRoutes(ctx));
   app.route('/', checkRoutes(ctx));
   app.route('/', maintenanceRoutes(ctx));
-  app.route('/', heartbeatRoutes(ctx));
+  app.route('/', heartbeatRoutes(ctx, observer ? { intake: () => observer.intakeStart() } : {}));
   app.route('/', incidentRoutes(ctx));
   app.route('/', historyRoutes(ctx));
   app.route('/', backupRoutes(ctx));
@@ -520,7 +606,12 @@ export function createPulse(deps: PulseDeps) {
         return refuse(socket, '401 Unauthorized');
       }
       const stillValid = async () => shared || (await store.accounts.tokenBySecret(bearer!, clock.now()))?.kind === 'worker';
-      wss.handleUpgrade(req, socket, head, (ws) => gateway.attach(recheck(ws, stillValid)));
+      const source = shared ? SHARED_SOURCE : tokenSource(stored!.id);
+      // A revoked token's contributions go with it: its checks turn unknown at once, not when stale.
+      const revoked = () => {
+        if (engine.forgetSource(source) > 0) ctx.poke();
+      };
+      wss.handleUpgrade(req, socket, head, (ws) => gateway.attach(recheck(ws, stillValid, revoked), source));
     } else {
       refuse(socket, '404 Not Found');
     }
@@ -531,16 +622,19 @@ export function createPulse(deps: PulseDeps) {
    * heartbeat: signing out, disabling an account, or revoking a display link or worker token
    * also ends a connection already open, not just the next one.
    */
-  const openSockets = new Map<WebSocket, () => Promise<boolean>>();
-  function recheck(ws: WebSocket, stillValid: () => Promise<boolean>): WebSocket {
-    openSockets.set(ws, stillValid);
+  const openSockets = new Map<WebSocket, { stillValid: () => Promise<boolean>; onRevoked?: () => void }>();
+  function recheck(ws: WebSocket, stillValid: () => Promise<boolean>, onRevoked?: () => void): WebSocket {
+    openSockets.set(ws, { stillValid, ...(onRevoked ? { onRevoked } : {}) });
     ws.once('close', () => openSockets.delete(ws));
     return ws;
   }
   async function recheckSockets(): Promise<void> {
-    for (const [ws, stillValid] of openSockets) {
+    for (const [ws, { stillValid, onRevoked }] of openSockets) {
       // A store error (e.g. while shutting down) is not a revocation.
-      if (!(await stillValid().catch(() => true))) ws.close(4401, 'signed out, or the link or token was revoked');
+      if (!(await stillValid().catch(() => true))) {
+        ws.close(4401, 'signed out, or the link or token was revoked');
+        onRevoked?.();
+      }
     }
   }
 
@@ -572,11 +666,13 @@ export function createPulse(deps: PulseDeps) {
         log(state === 'quiet' ? 'error' : 'info', state === 'quiet' ? "Pulse's own probe results have stopped" : "Pulse's own probe results are back", { lastResultAt });
       }
       lastProbes = state;
-      hub.heartbeat(state);
+      hub.heartbeat(state, selfReason());
       gateway.sweep();
       void recheckSockets();
     },
     handleUpgrade,
+    /** The heartbeat endpoint is accepting from now: the fleets' grace period starts. */
+    acceptingHeartbeats: (now: number) => fleet?.startTracking(now),
     close,
   };
 }

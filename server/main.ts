@@ -12,6 +12,7 @@ import { ConfigError, loadEstateFile, type Estate } from './config/estate';
 import { FleetConfigError } from './fleet';
 import type { Logger } from './log';
 import { SqliteStore } from './store/sqlite';
+import { ServerObserver } from './self/observer';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -59,8 +60,11 @@ export interface RunningPulse {
 export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
   const store = new SqliteStore(opts.dataDir);
   const workerToken = opts.workerToken ?? randomBytes(24).toString('base64url');
+  // One per process: it outlives a reload, and its view of stalls is the process's own.
+  const observer = new ServerObserver({ tickMs: opts.tickMs ?? 250 });
   const build = (estate: Estate) =>
     createPulse({
+      selfObserver: observer,
       estate,
       store,
       clock: { now: () => Date.now() },
@@ -118,6 +122,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
     }
     const old = pulse;
     pulse = next;
+    next.acceptingHeartbeats(Date.now());
     old.close('configuration reloaded; reconnect');
     opts.log('info', 'configuration reloaded', { estate: source, practices: next.estate.practices.size, checks: next.estate.checks.size });
     return { ok: true, practices: next.estate.practices.size, checks: next.estate.checks.size };
@@ -128,6 +133,8 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
     s.once('error', reject);
   });
   server.on('upgrade', (req, socket, head) => pulse.handleUpgrade(req, socket, head));
+  // Only now can workstations be heard: their fleets' grace period starts here, not at build.
+  pulse.acceptingHeartbeats(Date.now());
   const port = (server.address() as AddressInfo).port;
   const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host;
   const url = `http://${hostForUrl}:${port}`;
@@ -183,6 +190,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
         await pulse.saveState();
         await pulse.flushHistory();
         await store.close();
+        observer.close();
       })()),
   };
 }

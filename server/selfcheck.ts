@@ -13,9 +13,11 @@ export interface SelfFacts {
   shortestTimeoutMs: number;
   workers: number;
   storeOpen: boolean;
+  /** Why Pulse's own view is impaired now (an overloaded worker, a stalled server), or null. */
+  impaired: string | null;
 }
 
-export type ProbesState = 'ok' | 'quiet' | 'starting';
+export type ProbesState = 'ok' | 'quiet' | 'starting' | 'impaired';
 
 /**
  * Probes are `quiet` when no result has arrived for twice the shortest interval plus its
@@ -26,11 +28,16 @@ export function probesState(f: SelfFacts): ProbesState {
   if (f.probedChecks === 0) return 'ok';
   const limit = 2 * f.shortestIntervalMs + f.shortestTimeoutMs;
   if (f.lastResultAt === null) return f.now - f.startedAt > limit ? 'quiet' : 'starting';
-  return f.now - f.lastResultAt > limit ? 'quiet' : 'ok';
+  if (f.now - f.lastResultAt > limit) return 'quiet';
+  return f.impaired !== null ? 'impaired' : 'ok';
 }
 
-/** Ready to serve: the store is open, probe workers are connected, and data is fresh. */
-export function readiness(f: SelfFacts): { ready: boolean; reasons: string[] } {
+/**
+ * Ready to serve: the store is open, probe workers are connected, and data is fresh. An
+ * impaired view is reported (`impaired`) but does not make Pulse unready: it still serves the
+ * dashboards that must show the operators why — taking it out of rotation would blind them.
+ */
+export function readiness(f: SelfFacts): { ready: boolean; reasons: string[]; impaired: string | null } {
   const reasons: string[] = [];
   if (!f.storeOpen) reasons.push('the store is not open');
   if (f.probedChecks > 0 && f.workers === 0) reasons.push('no probe worker is connected');
@@ -40,5 +47,5 @@ export function readiness(f: SelfFacts): { ready: boolean; reasons: string[] } {
     reasons.push(`probe results have stopped (${since})`);
   }
   if (probes === 'starting') reasons.push('waiting for the first probe results');
-  return { ready: reasons.length === 0, reasons };
+  return { ready: reasons.length === 0, reasons, impaired: f.impaired };
 }

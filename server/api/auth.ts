@@ -11,6 +11,7 @@ import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../auth/
 import type { LoginThrottle } from '../auth/throttle';
 import type { ApiToken, User } from '../auth/types';
 import { errorBody, type ApiContext } from './context';
+import { tokenSource } from '../status/engine';
 import { ErrorBody, errors, json } from './schemas';
 
 export interface AuthRouteOptions {
@@ -251,6 +252,8 @@ export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
         }
       }
       if (!(await ctx.accounts.revokeToken(id, ctx.now()))) return c.json(errorBody('NOT_FOUND', `no live token ${id}`), 404);
+      // A worker token's results go with it: what it contributed turns unknown now, not when stale.
+      if (ctx.engine.forgetSource(tokenSource(id)) > 0) ctx.poke();
       await audit(c, 'token.revoke', `token:${id}`, {});
       return c.json({ revoked: true as const }, 200);
     },

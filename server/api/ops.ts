@@ -5,7 +5,7 @@ import { errorBody, type ApiContext } from './context';
 import { ErrorBody, json } from './schemas';
 
 export interface OpsDeps {
-  readiness: () => Promise<{ ready: boolean; reasons: string[] }>;
+  readiness: () => Promise<{ ready: boolean; reasons: string[]; impaired: string | null }>;
   /** Loads the estate file again and swaps it in; null when this Pulse cannot reload (tests). */
   reload: (() => Promise<{ ok: true; practices: number; checks: number } | { ok: false; error: string }>) | null;
 }
@@ -31,13 +31,22 @@ export function opsRoutes(ctx: ApiContext, deps: OpsDeps) {
       tags: ['operations'],
       middleware: [ctx.guard('public')] as const,
       responses: {
-        200: json(z.object({ ready: z.literal(true), reasons: z.array(z.string()) }), 'Ready'),
-        503: json(z.object({ ready: z.literal(false), reasons: z.array(z.string()) }), 'Not ready, and why'),
+        200: json(
+          z.object({
+            ready: z.literal(true),
+            reasons: z.array(z.string()),
+            impaired: z.string().nullable().openapi({ description: "Why Pulse's own view is impaired (its self-incident is open), or null" }),
+          }),
+          'Ready',
+        ),
+        503: json(z.object({ ready: z.literal(false), reasons: z.array(z.string()), impaired: z.string().nullable() }), 'Not ready, and why'),
       },
     }),
     async (c) => {
       const r = await deps.readiness();
-      return r.ready ? c.json({ ready: true as const, reasons: r.reasons }, 200) : c.json({ ready: false as const, reasons: r.reasons }, 503);
+      return r.ready
+        ? c.json({ ready: true as const, reasons: r.reasons, impaired: r.impaired }, 200)
+        : c.json({ ready: false as const, reasons: r.reasons, impaired: r.impaired }, 503);
     },
   );
   app.openapi(

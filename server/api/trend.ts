@@ -4,7 +4,7 @@
 // pure `trendBuckets` (history/trend.ts).
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { trendBuckets, type PracticeChange } from '../history/trend';
-import type { Incident } from '../incidents/types';
+import { INCIDENT_KINDS, type Incident } from '../incidents/types';
 import type { StatusLevel } from '../status/types';
 import type { AppEnv } from '../auth/middleware';
 import type { ApiContext } from './context';
@@ -27,7 +27,7 @@ const BucketCounts = StatusCounts.openapi('TrendCounts');
 const TrendIncident = z
   .object({
     id: z.number().int(),
-    kind: z.enum(['service', 'practice', 'pcn']),
+    kind: z.enum(INCIDENT_KINDS),
     title: z.string(),
     severity: z.enum(['down', 'degraded']),
     status: z.enum(['open', 'resolved']),
@@ -127,14 +127,16 @@ async function incidentsSince(ctx: ApiContext, from: number): Promise<Incident[]
  */
 function scoped(incident: Incident, sees: (ods: string) => boolean): z.infer<typeof TrendIncident>[] {
   const affected = incident.affected.filter(sees).length;
-  if (incident.kind !== 'service' && affected === 0) return [];
+  // A service's outage and Pulse's own trouble concern everyone; the rest, their practices.
+  const everyone = incident.kind === 'service' || incident.kind === 'pulse';
+  if (!everyone && affected === 0) return [];
   const partial = affected < incident.affected.length;
   return [
     {
       id: incident.id,
       kind: incident.kind,
       // A title like "PCN X down — 12 practices" would disclose the count beyond their scope.
-      title: partial && incident.kind !== 'service' ? `${incident.title.split(' — ')[0]} — ${affected} of your practices` : incident.title,
+      title: partial && !everyone ? `${incident.title.split(' — ')[0]} — ${affected} of your practices` : incident.title,
       severity: incident.severity,
       status: incident.status,
       openedAt: new Date(incident.openedAt).toISOString(),

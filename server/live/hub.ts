@@ -10,6 +10,8 @@ import { practiceCounts } from '../views';
 
 export interface LiveState {
   probes?: ProbesState;
+  /** Why Pulse's own view is impaired, when `probes` is `impaired`. */
+  impaired?: string | null;
   practices: PracticeView[];
   services: ServiceView[];
   counts: Counts;
@@ -81,22 +83,25 @@ export class LiveHub {
   /** What one connection may receive: its practices only, counts over them, incidents touching them. */
   private scoped(client: Client, state: LiveState): LiveState {
     const sees = client.sees;
-    const { probes: _probes, ...rest } = state;
+    const { probes: _probes, impaired: _impaired, ...rest } = state;
     if (!sees) return rest;
-    const incidents = state.incidents.filter((i) => i.kind === 'service' || this.opts.incidentPractices(i.id).some(sees));
+    // A service's outage and Pulse's own trouble concern everyone; other incidents, their practices.
+    const everyone = (i: IncidentView) => i.kind === 'service' || i.kind === 'pulse';
+    const incidents = state.incidents.filter((i) => everyone(i) || this.opts.incidentPractices(i.id).some(sees));
     return {
       practices: state.practices.filter((p) => sees(p.ods)),
       services: state.services,
       counts: practiceCounts(this.opts.allPractices().filter((p) => sees(p.ods))),
-      incidents: incidents.map((i) => (i.kind === 'service' ? i : { ...i, affected: this.opts.incidentPractices(i.id).filter(sees).length })),
+      incidents: incidents.map((i) => (everyone(i) ? i : { ...i, affected: this.opts.incidentPractices(i.id).filter(sees).length })),
     };
   }
 
-  heartbeat(probes: ProbesState = 'ok'): void {
+  heartbeat(probes: ProbesState = 'ok', impaired: string | null = null): void {
     const at = new Date(this.opts.now()).toISOString();
+    const why = probes === 'impaired' ? impaired : null;
     for (const client of this.clients) {
       if (this.catchUp(client)) continue;
-      this.send(client, { type: 'heartbeat', seq: ++client.seq, at, probes });
+      this.send(client, { type: 'heartbeat', seq: ++client.seq, at, probes, impaired: why });
     }
   }
 
@@ -123,7 +128,9 @@ export class LiveHub {
     client.needsSnapshot = false;
     const at = new Date(this.opts.now()).toISOString();
     const state = this.opts.snapshot();
-    this.send(client, { type: 'snapshot', seq: ++client.seq, at, probes: state.probes ?? 'ok', ...this.scoped(client, state) });
+    const probes = state.probes ?? 'ok';
+    const impaired = probes === 'impaired' ? (state.impaired ?? null) : null;
+    this.send(client, { type: 'snapshot', seq: ++client.seq, at, probes, impaired, ...this.scoped(client, state) });
   }
 
   private send(client: Client, message: LiveServerMessage): void {

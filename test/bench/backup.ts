@@ -73,6 +73,7 @@ pulse.incidents.remember({
   subjects: [...emis.map((o) => `practice:${o}` as const), 'service:emis-web'],
   timeline: [],
   references: [],
+  finding: null,
 } as Parameters<Pulse['incidents']['remember']>[0]);
 
 await store.accounts.createUser({ username: 'ops', displayName: 'Ops', role: 'ops', icb: null, practices: [], passwordHash: await hashPassword('a long enough password', { N: 2 ** 10 }), now });

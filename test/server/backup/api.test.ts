@@ -77,6 +77,7 @@ beforeEach(async () => {
     subjects: ['practice:A00001', 'practice:A00002', 'practice:B00001', 'service:emis-web'],
     timeline: [],
     references: [],
+    finding: null,
   } as Parameters<Pulse['incidents']['remember']>[0]);
 });
 
