@@ -326,6 +326,7 @@ export function createPulse(deps: PulseDeps) {
       try {
         await timedWrite('transitions', () => store.recordTransitions(changes));
         await timedWrite('incidents', () => persistIncidents(incidentEvents));
+        await auditFindings(incidentEvents);
       } catch (err) {
         log('error', 'could not store status transitions or incidents', { count: changes.length, error: String(err) });
       }
@@ -344,6 +345,27 @@ export function createPulse(deps: PulseDeps) {
     } catch (err) {
       metrics.storeWrite(operation, (performance.now() - started) / 1000, false);
       throw err;
+    }
+  }
+
+  /** The finding last written to the audit log, per incident: each new one is audited once. */
+  const auditedFinding = new Map<number, string>();
+  /**
+   * What Pulse found about an incident's cause (the software the silent workstations share,
+   * what impairs Pulse itself) goes in the audit log too: it is evidence an ICB may be asked for.
+   */
+  async function auditFindings(events: IncidentEvent[]): Promise<void> {
+    for (const e of events) {
+      if (e.type !== 'opened' && e.type !== 'updated' && e.type !== 'resolved') continue;
+      const { id, key, finding } = e.incident;
+      if (e.type === 'resolved') {
+        auditedFinding.delete(id);
+        continue;
+      }
+      // Pulse's own reason changes by the second ("4.6 s behind"): its opening is audited, not each figure.
+      if (finding === null || (auditedFinding.has(id) && (key === 'pulse:self' || auditedFinding.get(id) === finding))) continue;
+      auditedFinding.set(id, finding);
+      await store.accounts.appendAudit({ at: clock.now(), actor: 'system', action: 'incident.finding', subject: `incident:${id}`, detail: { key, finding } });
     }
   }
 
