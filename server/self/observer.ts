@@ -52,9 +52,11 @@ export interface ServerObserverOptions {
   wallJumpMs?: number;
   /**
    * After a stall, `impaired` stays set until Pulse has listened this long (monotonic time
-   * since the stall ended, minus any later stall); default 30 s. Long enough for what queued
-   * during the pause (heartbeats, worker batches) to be drained and for the self-incident to
-   * be seen; short against a fleet's silence window, which the listening rule covers anyway.
+   * since the stall ended, minus any later stall); default 10 s. Long enough for what queued
+   * during the pause (heartbeats, worker batches) to be drained and for a duty cycle of
+   * stalls (every few seconds) to read as one impairment, not a flapping one; short enough
+   * that the self-incident closes within a fleet interval of Pulse seeing again. What a
+   * stall hid from the fleets is covered by the listening rule, not by this hold.
    */
   settleMs?: number;
   /** Event-loop delay p99 at or above this makes the server impaired; default 1 s. */
@@ -100,7 +102,7 @@ export interface ServerHealth {
 
 const DEFAULTS = {
   wallJumpMs: 1_000,
-  settleMs: 30_000,
+  settleMs: 10_000,
   eventLoopLimitMs: 1_000,
   intakeLimitMs: 2_000,
   windowMs: 5_000,
@@ -143,6 +145,7 @@ export class ServerObserver {
   #tickLagMs = 0;
   #windowStart: number | null = null;
   #eventLoopMs = 0;
+  #eventLoopQuietUntil: number | null = null;
 
   // Heartbeat intake: start times of unfinished requests (insertion order = oldest first),
   // and the slowest finished request in the current and the previous window.
@@ -175,10 +178,12 @@ export class ServerObserver {
 
   /** One server tick at wall time `wallNow` (epoch ms) and monotonic time `monoNow` (ms). Returns what is worth logging. */
   tick(wallNow: number, monoNow: number): TickEvent[] {
-    this.#sampleEventLoop(monoNow);
     const last = this.#last;
     this.#last = { wall: wallNow, mono: monoNow };
-    if (last === null) return [];
+    if (last === null) {
+      this.#sampleEventLoop(monoNow, false);
+      return [];
+    }
 
     const events: TickEvent[] = [];
     const monoGap = monoNow - last.mono;
@@ -194,6 +199,7 @@ export class ServerObserver {
       if (this.#held.length > 64) this.#held.shift();
       events.push({ kind: 'stall', ms: monoGap, text: `the server stalled for ${spokenDuration(monoGap)}` });
     }
+    this.#sampleEventLoop(monoNow, stalled);
     const jump = wallGap - monoGap;
     if (Math.abs(jump) > this.#o.wallJumpMs) {
       this.#wallJumps++;
@@ -285,8 +291,22 @@ export class ServerObserver {
     this.#eventLoop?.close();
   }
 
-  #sampleEventLoop(mono: number): void {
+  /**
+   * A stall is already counted as one (and held): the event-loop histogram, which records
+   * the same pause as one huge delay, is cleared and not read for a window after it, so the
+   * time Pulse is listening again is not also marked unheard as "overloaded".
+   */
+  #sampleEventLoop(mono: number, stalled: boolean): void {
     if (!this.#eventLoop) return;
+    if (stalled) this.#eventLoopQuietUntil = mono + this.#o.windowMs;
+    if (this.#eventLoopQuietUntil !== null) {
+      this.#eventLoop.rotate();
+      this.#eventLoop.rotate();
+      this.#windowStart = mono;
+      this.#eventLoopMs = 0;
+      if (mono >= this.#eventLoopQuietUntil) this.#eventLoopQuietUntil = null;
+      return;
+    }
     if (this.#windowStart === null) this.#windowStart = mono;
     else if (mono - this.#windowStart >= this.#o.windowMs) {
       this.#eventLoop.rotate();

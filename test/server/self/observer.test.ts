@@ -62,6 +62,24 @@ describe('ServerObserver: stalls', () => {
     expect(observer.listenedMs(before - 1_000, before + 40_000 + 1_000)).toBe(2_000);
   });
 
+  it('the stall’s own huge event-loop delay does not also mark the time after it unheard', () => {
+    // The histogram sees a 40 s pause as one 40 s delay; until it is cleared it would read as
+    // "overloaded" and keep the fleets from hearing the beats that arrive after the resume.
+    const loop = fakeEventLoop();
+    const { c, observer, tick, run } = setup({ eventLoop: loop.source });
+    tick();
+    run(5_000);
+    c.advance(40_000);
+    loop.set(40_000);
+    tick();
+    const resumed = c.wall();
+    run(4_000);
+    loop.set(0); // the real source reads fresh once rotated
+    run(20_000);
+    expect(observer.listenedMs(resumed, c.wall())).toBe(c.wall() - resumed);
+    expect(observer.impaired()).toBeNull();
+  });
+
   it('ticks on time are no stall: every moment is listened', () => {
     const { c, observer, tick, run } = setup();
     tick();
