@@ -400,7 +400,7 @@ export function createPulse(deps: PulseDeps) {
     if (saved) {
       try {
         engine.importState(JSON.parse(saved.body) as EngineSnapshot);
-        // What a revoked (or expired) worker token contributed before the restart is dropped.
+        // What a revoked worker token contributed before the restart is dropped.
         const live = new Set(
           (await store.accounts.listTokens()).filter((t) => t.kind === 'worker' && t.revokedAt === null).map((t) => tokenSource(t.id)),
         );
@@ -684,11 +684,15 @@ export function createPulse(deps: PulseDeps) {
     flushHistory: () => history.close(),
     heartbeat: () => {
       const state = probes();
+      const why = selfReason();
       if (state !== lastProbes && state !== 'starting') {
-        log(state === 'quiet' ? 'error' : 'info', state === 'quiet' ? "Pulse's own probe results have stopped" : "Pulse's own probe results are back", { lastResultAt });
+        if (state === 'quiet') log('error', "Pulse's own probe results have stopped", { lastResultAt });
+        else if (state === 'impaired') log('error', "Pulse's own monitoring is impaired: what it cannot judge is shown unknown", { reason: why });
+        else if (lastProbes === 'quiet') log('info', "Pulse's own probe results are back", { lastResultAt });
+        else if (lastProbes === 'impaired') log('info', "Pulse's own monitoring is no longer impaired");
       }
       lastProbes = state;
-      hub.heartbeat(state, selfReason());
+      hub.heartbeat(state, why);
       gateway.sweep();
       void recheckSockets();
     },

@@ -25,7 +25,8 @@ export type ProbesState = 'ok' | 'quiet' | 'starting' | 'impaired';
  * that long has passed since start. Every dashboard shows it; it is never shown as fine.
  */
 export function probesState(f: SelfFacts): ProbesState {
-  if (f.probedChecks === 0) return 'ok';
+  // With nothing probed (fleets only), results cannot stop; the server can still be impaired.
+  if (f.probedChecks === 0) return f.impaired !== null ? 'impaired' : 'ok';
   const limit = 2 * f.shortestIntervalMs + f.shortestTimeoutMs;
   if (f.lastResultAt === null) return f.now - f.startedAt > limit ? 'quiet' : 'starting';
   if (f.now - f.lastResultAt > limit) return 'quiet';
