@@ -23,18 +23,8 @@ import type { Estate } from './config/estate';
 import { FleetTracker, fleetResult, secretReader, type ReadSecret } from './fleet';
 import { HistoryRecorder } from './history/recorder';
 import { pruneOnce } from './history/retention';
-import {
-  ENDPOINTS_KEY,
-  IncidentTracker,
-  changedSubjects,
-  estateNames,
-  subjectState,
-  type Incident,
-  type IncidentDescription,
-  type IncidentEvent,
-  type IncidentKey,
-} from './incidents';
-import { correlateSoftware } from './fleet/software';
+import { IncidentTracker, changedSubjects, estateNames, subjectState, type Incident, type IncidentEvent } from './incidents';
+import { fleetDescriber } from './incidents/fleet-words';
 import type { IncidentView } from './live/protocol';
 import { incidentRoutes, incidentSummary } from './api/incidents';
 import { historyRoutes } from './api/history';
@@ -156,28 +146,9 @@ export function createPulse(deps: PulseDeps) {
     nextId: () => store.incidents.nextIncidentId(),
     nameOf: estateNames(estate),
     ...estate.incidents,
-    ...(fleet ? { describe: (key: IncidentKey, ods: string[]) => describeGroup(fleet, key, ods) } : {}),
+    // Titles and findings from what the practices' workstations say (silent share, shared software).
+    ...(fleet ? { describe: fleetDescriber({ fleet, pcnOf: (ods) => estate.practices.get(ods)?.pcn, now: () => clock.now() }) } : {}),
   });
-  /**
-   * Words for a group of practices failing on their own: how many of their workstations are
-   * silent, and the software over-represented among the silent ones (against every healthy
-   * workstation Pulse hears), e.g. "94% of silent workstations last reported falcon-sensor …".
-   */
-  function describeGroup(fleetTracker: FleetTracker, key: IncidentKey, ods: string[]): IncidentDescription {
-    const now = clock.now();
-    const summary = fleetTracker.fleetSummary(ods, now);
-    if (summary.agents === 0) return {};
-    const { silent } = fleetTracker.softwareOf(ods, now);
-    const { healthy } = fleetTracker.softwareOf(fleetTracker.practices(), now);
-    const finding = correlateSoftware(silent, healthy)?.text ?? null;
-    if (key !== ENDPOINTS_KEY) return { finding };
-    const pcns = new Set(ods.map((o) => estate.practices.get(o)?.pcn)).size;
-    const share = Math.round(summary.share * 100);
-    return {
-      finding,
-      title: summary.silent > 0 ? `Workstations failing across ${ods.length} practices in ${pcns} PCNs — ${share}% of agents silent` : '',
-    };
-  }
 
   let metrics: ReturnType<typeof createMetrics>;
   const hub = new LiveHub({
