@@ -1,5 +1,6 @@
 // The `incidents:` section of the estate file: when practices failing on their own checks
-// are one incident rather than one each. Validates and resolves (durations to milliseconds)
+// are one incident rather than one each, and how long one waits for its group before it
+// opens its own (`groupWait`). Validates and resolves (durations to milliseconds)
 // in one schema, like the fleet's, so what comes out is ready for the tracker. Optional:
 // every field has a default, and a file without the section gets exactly these rules.
 import { z } from 'zod';
@@ -22,13 +23,30 @@ export interface IncidentRules {
   /** …if they all started failing within this long. */
   pcnWindowMs: number;
   endpoints: EndpointRule;
+  /**
+   * How long a practice that starts failing on its own checks waits before it opens its own
+   * or a PCN incident (Alertmanager's `group_wait`): if the estate or its PCN group forms
+   * within it, it joins that directly, so the July 2024 day is one incident, not one alarm
+   * per practice first. 0 opens at once. Its status is never delayed, only the incident.
+   */
+  groupWaitMs: number;
 }
 
 export const DEFAULT_INCIDENT_RULES: IncidentRules = {
   pcnThreshold: 3,
   pcnWindowMs: 10 * 60_000,
   endpoints: { practices: 8, pcns: 3, windowMs: 10 * 60_000 },
+  groupWaitMs: 30_000,
 };
+
+/** A duration from 0 (`0s`) to 10 minutes. */
+const wait = (fallback: string) =>
+  z
+    .string({ message: 'expected a duration such as 0s, 30s or 2m' })
+    .refine((s) => /^0+(\.0+)?\s*(ms|s|m|h)$/.test(s.trim()) || parseDuration(s) !== null, { message: 'expected a duration such as 0s, 30s or 2m' })
+    .default(fallback)
+    .transform((s) => parseDuration(s) ?? 0)
+    .refine((ms) => ms <= 10 * 60_000, { message: 'expected a wait from 0s to 10m' });
 
 const window = (fallback: string) =>
   z
@@ -63,6 +81,8 @@ export const incidentsSchema = z
         }
       })
       .prefault({}),
+    /** How long a practice failing on its own waits for its group before opening its own incident (0s–10m). */
+    groupWait: wait('30s'),
   })
   .strict()
   .prefault({})
@@ -71,5 +91,6 @@ export const incidentsSchema = z
       pcnThreshold: v.pcn.practices,
       pcnWindowMs: v.pcn.window,
       endpoints: { practices: v.endpoints.practices, pcns: v.endpoints.pcns, windowMs: v.endpoints.window },
+      groupWaitMs: v.groupWait,
     }),
   );

@@ -10,6 +10,11 @@
 // - In one PCN (`pcn:<pcn>`): at least `pcnThreshold` of its practices started failing
 //   within `pcnWindowMs` — a smaller cluster, a suspected common cause nearby.
 // While the estate incident is open every new local failure joins it, so no PCN group forms.
+//
+// Group wait: the estate group forms as soon as its threshold is met, waiting practices and
+// all (there is nothing wider for it to wait for). A new PCN group forms only on behalf of a
+// practice that may open an incident now (`due`: already in one, or its wait is over), so a
+// cluster still inside its wait can yet become part of the estate group instead.
 import type { SubjectKey } from '../status/engine';
 import type { IncidentRules } from './config';
 import { ENDPOINTS_KEY, type IncidentKey } from './types';
@@ -19,6 +24,8 @@ export interface LocalFailure {
   key: SubjectKey;
   pcn: string | null;
   since: number;
+  /** Whether it may open an incident now: it is in one already, or its group wait is over. */
+  due: boolean;
 }
 
 export interface GroupingInput {
@@ -26,9 +33,9 @@ export interface GroupingInput {
   rules: IncidentRules;
   /** Every practice failing locally now. */
   failing: Iterable<LocalFailure>;
-  /** PCNs (sorted) with a practice that is failing locally among this update's changes. */
+  /** PCNs (sorted) with a practice failing locally among this update's changes or whose wait ended. */
   changedPcns: string[];
-  /** Whether this update's changes include any practice failing locally. */
+  /** Whether this update's changes include any practice failing locally, or a wait ended. */
   anyChanged: boolean;
   isOpen(key: IncidentKey): boolean;
 }
@@ -54,18 +61,19 @@ export function groupsToForm(input: GroupingInput): Group[] {
   }
 
   const since = input.now - input.rules.pcnWindowMs;
-  const byPcn = new Map<string, SubjectKey[]>();
+  const byPcn = new Map<string, LocalFailure[]>();
   for (const f of recent) {
     if (f.pcn === null || f.since < since) continue;
     const list = byPcn.get(f.pcn) ?? [];
-    list.push(f.key);
+    list.push(f);
     byPcn.set(f.pcn, list);
   }
   const groups: Group[] = [];
   for (const pcn of input.changedPcns) {
     const key: IncidentKey = `pcn:${pcn}`;
     const starting = byPcn.get(pcn) ?? [];
-    if (!input.isOpen(key) && starting.length >= input.rules.pcnThreshold) groups.push({ key, starting: starting.sort() });
+    if (input.isOpen(key) || starting.length < input.rules.pcnThreshold || !starting.some((f) => f.due)) continue;
+    groups.push({ key, starting: starting.map((f) => f.key).sort() });
   }
   return groups;
 }

@@ -15,9 +15,8 @@ export interface Tracked {
   /** The finding as of the latest `finding` entry (null: none yet, or withdrawn), and when. */
   loggedFinding: string | null;
   findingAt: number;
-  /** The title `describe` gave, the practices it was given (ODS codes joined) and when it was last asked. */
+  /** The title `describe` gave, and when it was last asked. */
   describedTitle: string | undefined;
-  describedFor: string | null;
   describedAt: number;
 }
 
@@ -30,7 +29,6 @@ export function newTracked(incident: Incident, at: number): Tracked {
     loggedFinding: null,
     findingAt: at,
     describedTitle: undefined,
-    describedFor: null,
     describedAt: Number.NEGATIVE_INFINITY,
   };
 }

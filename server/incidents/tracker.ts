@@ -9,6 +9,12 @@
 //   are grouped into one `pcn:<pcn>` or one `estate:endpoints` incident (see grouping.ts).
 //   When the estate incident opens, the practice and PCN incidents of the practices starting
 //   it are folded into it ('grouped' on both timelines); they resolve pointing at it.
+// - Group wait (Alertmanager's `group_wait`): a practice that starts failing on its own
+//   checks opens its own or a PCN incident only `groupWaitMs` after it started; until then
+//   it is in no incident and joins the estate group (or an open PCN incident) directly if
+//   that forms, so a day on which practices fail one after another opens one incident, not
+//   an alarm for each of the first few. One that recovers within the wait opens nothing.
+//   Services are never delayed, and neither is any status: only the practice's incident.
 // - A member that is `recovering`, `suspected` or `unknown` stays where it is (never opens
 //   anything): an incident is not declared over before recovery is confirmed, nor because
 //   the data went missing. `up`, `maintenance` or a different root cause take it out.
@@ -19,7 +25,7 @@ import type { SubjectKey } from '../status/engine';
 import { DEFAULT_INCIDENT_RULES, type IncidentRules } from './config';
 import { groupsToForm, type LocalFailure } from './grouping';
 import { Descriptions, type DescribeIncident } from './describe';
-import { SYSTEM_LABEL, copy, fail, invalid, isHeld, kindOf, notFound, signatureOf, summary } from './records';
+import { SYSTEM_LABEL, copy, fail, invalid, isHeld, isLocalKind, kindOf, notFound, signatureOf, summary } from './records';
 import { Pass, affectedLog, findingLog, newTracked, restoredTracked, type CoalescedLog, type Tracked } from './tracked';
 import { isFailing, rootCause } from './rootCause';
 import {
@@ -51,8 +57,9 @@ export interface IncidentTrackerOptions extends Partial<IncidentRules> {
   /** Resolved incidents kept in memory for `get` and post-incident notes. Default 500. */
   retainResolved?: number;
   /**
-   * Describes practice, PCN and endpoints incidents (title, finding) when they open and when
-   * their practices change, at most once every `describeEveryMs` (default 10 s) each.
+   * Describes practice, PCN and endpoints incidents (title, finding) when they open and again
+   * every `describeEveryMs` (default 10 s) while they are open, whether or not their practices
+   * changed (what describe sees, such as silent workstations, changes on its own).
    */
   describe?: DescribeIncident;
   describeEveryMs?: number;
@@ -94,6 +101,7 @@ export class IncidentTracker {
       pcnThreshold: options.pcnThreshold ?? DEFAULT_INCIDENT_RULES.pcnThreshold,
       pcnWindowMs: options.pcnWindowMs ?? DEFAULT_INCIDENT_RULES.pcnWindowMs,
       endpoints: options.endpoints ?? DEFAULT_INCIDENT_RULES.endpoints,
+      groupWaitMs: options.groupWaitMs ?? DEFAULT_INCIDENT_RULES.groupWaitMs,
     };
     this.coalesceMs = options.affectedCoalesceMs ?? 60_000;
     this.retainResolved = options.retainResolved ?? 500;
@@ -103,7 +111,8 @@ export class IncidentTracker {
   /**
    * Folds in the subjects whose status or cause changed (any others may be included: an
    * unchanged state changes nothing) and returns what to persist. Call it on every tick,
-   * with an empty list when nothing changed, so coalesced entries are written.
+   * with an empty list when nothing changed, so coalesced entries are written, group waits
+   * end on time and descriptions are renewed.
    *
    * `self`: why Pulse's own monitoring is impaired now (plain words), or null when it is not;
    * while a reason is given the `pulse:self` incident is open with it as its finding.
@@ -136,6 +145,14 @@ export class IncidentTracker {
         this.localFailing.delete(rec.key);
       }
     }
+    // Practices whose group wait is over, with no group formed for them: their own or their PCN's turn.
+    for (const key of this.localFailing) {
+      const rec = this.subjects.get(key)!;
+      if (this.memberOf.has(key) || this.waiting(rec, now)) continue;
+      toPlace.add(key);
+      anyLocal = true;
+      if (rec.pcn !== null) changedPcns.add(rec.pcn);
+    }
 
     const grouping = new Map<SubjectKey, IncidentKey>();
     const groups = groupsToForm({
@@ -148,11 +165,16 @@ export class IncidentTracker {
     });
     for (const group of groups) {
       const members = new Set(group.starting);
-      // The estate incident takes over the practice and PCN incidents of those starting it, whole.
+      // The estate incident takes over the practice and PCN incidents of those starting it, whole:
+      // every member still failing on its own or held (one now failing because of a service goes there).
       if (group.key === ENDPOINTS_KEY) {
         for (const key of group.starting) {
           const current = this.incidentOf(key);
-          if (current && (current.incident.kind === 'practice' || current.incident.kind === 'pcn')) for (const m of current.members) members.add(m);
+          if (!current || (current.incident.kind !== 'practice' && current.incident.kind !== 'pcn')) continue;
+          for (const m of current.members) {
+            const rec = this.subjects.get(m);
+            if (rec && (this.isLocalFailure(rec) || isHeld(rec.status))) members.add(m);
+          }
         }
       }
       for (const key of members) {
@@ -208,6 +230,9 @@ export class IncidentTracker {
    * reconciles — a member now up leaves (and its incident resolves), a failing subject
    * in no incident joins or opens one, held members stay; Pulse's own incident stays open
    * with its stored finding until `update` is told otherwise. Nothing is reopened or duplicated.
+   * A practice failing on its own in no incident (still in its group wait) carries on waiting
+   * from its state's `since` when given (a wait already over ends on the next update), else
+   * its wait starts again on the next update.
    */
   restore(open: Incident[], subjects: SubjectState[], resolved: Incident[] = []): void {
     this.incidents.clear();
@@ -249,7 +274,7 @@ export class IncidentTracker {
       if (t.members.size === 0 && !memberless) this.orphans.add(incident.id);
       if (affectedLog.differs(t)) this.pending.add(incident.id);
       if (findingLog.differs(t)) this.findingPending.add(incident.id);
-      this.descriptions?.noteChanged(t, true);
+      this.descriptions?.watch(t, true);
     }
 
     for (const state of subjects) {
@@ -257,6 +282,8 @@ export class IncidentTracker {
       const member = this.incidentOf(rec.key);
       if (this.isLocalFailure(rec) && member && (member.incident.key === rec.key || member.incident.kind === 'pcn' || member.incident.kind === 'endpoints')) {
         rec.localSince = member.incident.openedAt;
+      } else if (!member && state.since !== undefined && rec.key.startsWith('practice:') && (this.isLocalFailure(rec) || isHeld(rec.status))) {
+        rec.localSince = state.since;
       }
       this.subjects.set(rec.key, rec);
       if (this.isLocalFailure(rec)) this.localFailing.add(rec.key);
@@ -288,6 +315,17 @@ export class IncidentTracker {
     return tracked ? copy(tracked.incident) : undefined;
   }
 
+  /**
+   * Until when a practice failing on its own checks waits for its group before it opens its
+   * own incident (epoch ms); undefined when it is not waiting (in an incident, or not failing).
+   * After an update every time given is later than that update's `now`.
+   */
+  waitingUntil(key: SubjectKey): number | undefined {
+    const rec = this.subjects.get(key);
+    if (!rec || !this.localFailing.has(key) || this.memberOf.has(key) || rec.localSince === null) return undefined;
+    return rec.localSince + this.rules.groupWaitMs;
+  }
+
   /** The open incident a subject belongs to, if any. */
   forSubject(key: SubjectKey): Incident | undefined {
     const id = this.memberOf.get(key);
@@ -316,7 +354,7 @@ export class IncidentTracker {
     const rec = this.subjects.get(key);
     if (!rec) return;
     const current = this.incidentOf(key);
-    const target = group ?? this.targetOf(rec, current?.incident.key ?? null);
+    const target = group ?? this.targetOf(rec, current?.incident.key ?? null, pass.now);
     if (current && current.incident.key === target) {
       this.touch(current, pass);
       return;
@@ -331,7 +369,7 @@ export class IncidentTracker {
   }
 
   /** The incident key a subject belongs in now, given the one it is in. */
-  private targetOf(rec: SubjectRecord, currentKey: IncidentKey | null): IncidentKey | null {
+  private targetOf(rec: SubjectRecord, currentKey: IncidentKey | null, now: number): IncidentKey | null {
     if (isFailing(rec.status)) {
       const root = rootCause(rec.key, rec.status, rec.cause)!;
       if (root !== rec.key || !rec.key.startsWith('practice:')) return root;
@@ -340,7 +378,8 @@ export class IncidentTracker {
       if (currentKey !== null && (currentKey === rec.key || currentKey === pcnKey || currentKey === ENDPOINTS_KEY)) return currentKey;
       if (this.openByKey.has(ENDPOINTS_KEY)) return ENDPOINTS_KEY;
       if (pcnKey !== null && this.openByKey.has(pcnKey)) return pcnKey;
-      return rec.key;
+      // Nothing to join yet: its own incident only once its group wait is over.
+      return this.waiting(rec, now) ? null : rec.key;
     }
     return isHeld(rec.status) ? currentKey : null;
   }
@@ -439,7 +478,7 @@ export class IncidentTracker {
     incident.subjects = members;
     incident.affected = members.filter((k) => k.startsWith('practice:')).map((k) => k.slice('practice:'.length));
     incident.peakAffected = Math.max(incident.peakAffected, incident.affected.length);
-    this.descriptions?.noteChanged(tracked);
+    this.descriptions?.watch(tracked);
   }
 
   /** The title, and the timeline entries an opening or a severity change writes at once. */
@@ -548,15 +587,21 @@ export class IncidentTracker {
   /**
    * Practices failing locally and when their failure started, as the grouping rules count
    * it: a member of a practice or PCN incident from when that incident opened (what a
-   * restart can know), any other from when it began failing on its own checks.
+   * restart can know), any other from when it began failing on its own checks. Due: in an
+   * incident already, or its group wait is over.
    */
   private *localFailures(now: number): Iterable<LocalFailure> {
     for (const key of this.localFailing) {
       const rec = this.subjects.get(key)!;
       const current = this.incidentOf(key);
       const since = current && (current.incident.kind === 'practice' || current.incident.kind === 'pcn') ? current.incident.openedAt : (rec.localSince ?? now);
-      yield { key, pcn: rec.pcn, since };
+      yield { key, pcn: rec.pcn, since, due: (current !== undefined && isLocalKind(current.incident.kind)) || !this.waiting(rec, now) };
     }
+  }
+
+  /** Whether a practice failing on its own checks is still inside its group wait (see the rules above). */
+  private waiting(rec: SubjectRecord, now: number): boolean {
+    return rec.localSince !== null && now < rec.localSince + this.rules.groupWaitMs;
   }
 
   private localSince(prev: SubjectRecord | undefined, rec: SubjectRecord, now: number): number | null {

@@ -100,6 +100,12 @@ export interface SubjectState {
   /** The practice's PCN; null for services. */
   pcn: string | null;
   name: string;
+  /**
+   * Epoch ms its current spell of failing on its own checks began, when the caller knows it.
+   * Read by `restore` only (so a practice in its group wait carries on waiting); `update`
+   * takes the time it is told of the failure.
+   */
+  since?: number;
 }
 
 export const NOTE_MAX = 2_000;

@@ -41,6 +41,14 @@ export function makeTracker(options: Partial<IncidentTrackerOptions> = {}): Inci
   return new IncidentTracker({ nextId: counter(), nameOf: (key: IncidentKey) => NAMES[key], ...options });
 }
 
+/**
+ * A tracker without the group wait (`groupWaitMs: 0`): a practice failing on its own opens
+ * its incident in the update that says so. For tests about something else than the wait.
+ */
+export function trackerAtOnce(options: Partial<IncidentTrackerOptions> = {}): IncidentTracker {
+  return makeTracker({ groupWaitMs: 0, ...options });
+}
+
 /** What a store holds after applying events in order: the reference model for persistence. */
 export class EventFold {
   readonly incidents = new Map<number, Incident>();

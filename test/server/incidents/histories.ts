@@ -1,5 +1,7 @@
 // Random histories of status changes for a small estate, shared by the property tests.
 import fc from 'fast-check';
+import { isHeld } from '../../../server/incidents/records';
+import { rootCause } from '../../../server/incidents/rootCause';
 import type { SubjectState } from '../../../server/incidents/types';
 import { STATUS_LEVELS, type Cause, type StatusLevel } from '../../../server/status/types';
 import { checks, practice, service, upstream } from './fixtures';
@@ -41,13 +43,47 @@ export const historyArb = fc.array(stepArb, { minLength: 1, maxLength: 40 });
 /**
  * Tracker options a history runs under: the default rules, or an estate rule low enough for
  * this small estate (2 or 3 practices in 2 PCNs) so that the estate-wide grouping, and its
- * folding of practice and PCN incidents, are exercised.
+ * folding of practice and PCN incidents, are exercised…
  */
-export const rulesArb = fc.constantFrom(
+const groupingArb = fc.constantFrom(
   {},
   { endpoints: { practices: 3, pcns: 2, windowMs: 10 * 60_000 } },
   { endpoints: { practices: 2, pcns: 2, windowMs: 5 * 60_000 } },
 );
+/** …and a group wait: the default (30 s), none, or one longer than most steps. */
+const waitArb = fc.constantFrom<{ groupWaitMs?: number }>({}, { groupWaitMs: 0 }, { groupWaitMs: 5 * 60_000 });
+export const rulesArb = fc.tuple(groupingArb, waitArb).map(([grouping, wait]) => ({ ...grouping, ...wait }));
+
+/**
+ * When each practice's current spell of failing on its own checks began, modelled apart from
+ * the tracker: it starts when the practice first fails on its own, and lasts through the held
+ * statuses (recovering, suspected, unknown) until it is up, in maintenance or failing because
+ * of a service. The group wait runs from it; `restore` is given it as `since`.
+ */
+export class SpellModel {
+  private readonly since = new Map<string, number>();
+
+  note(states: SubjectState[], now: number): void {
+    for (const s of states) {
+      const local = s.key.startsWith('practice:') && rootCause(s.key, s.status, s.cause) === s.key;
+      if (local) {
+        if (!this.since.has(s.key)) this.since.set(s.key, now);
+      } else if (!isHeld(s.status)) {
+        this.since.delete(s.key);
+      }
+    }
+  }
+
+  sinceOf(key: string): number | undefined {
+    return this.since.get(key);
+  }
+
+  /** The state as `restore` is given it, with when its spell began. */
+  withSince(state: SubjectState): SubjectState {
+    const since = this.since.get(state.key);
+    return since === undefined ? state : { ...state, since };
+  }
+}
 
 export function stateOf(change: { subject: number; status: StatusLevel; cause: number }): SubjectState {
   if (change.subject < PRACTICES.length) {

@@ -2,7 +2,7 @@
 // reason as its finding, no practices in it, resolved when the reason goes; it survives a restart.
 import { describe, expect, it } from 'vitest';
 import type { IncidentEvent } from '../../../server/incidents/types';
-import { EventFold, checks, makeTracker, practice } from './fixtures';
+import { EventFold, checks, makeTracker, practice, trackerAtOnce } from './fixtures';
 
 const T0 = 1_700_000_000_000;
 const OVERLOADED = "Pulse's probes in local are overloaded: 4.6 s behind";
@@ -53,7 +53,7 @@ describe("incident tracker: Pulse's own incident", () => {
   });
 
   it('resolves when the reason is null, and never holds or counts a practice', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce(); // the practice opens its incident at once: this is about Pulse's own
     tracker.update(T0, [practice('A81001', 'down', checks('A81001-gateway', 'timeout after 5 s'))], OVERLOADED);
     expect(tracker.open().map((i) => [i.kind, i.affected])).toEqual([
       ['practice', ['A81001']],

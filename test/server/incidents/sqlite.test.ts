@@ -7,7 +7,7 @@ import type { IncidentEvent, SubjectState } from '../../../server/incidents/type
 import { openDatabase, type Db } from '../../../server/store/sqlite/db';
 import { SqliteIncidentStore } from '../../../server/store/sqlite/incidents';
 import type { SubjectKey } from '../../../server/status/engine';
-import { checks, makeTracker, odsList, practice, service, upstream } from './fixtures';
+import { checks, odsList, practice, service, trackerAtOnce, upstream } from './fixtures';
 import { allUp, historyArb, rulesArb, stateOf } from './histories';
 import { INCIDENT_MIGRATIONS } from '../../../server/store/sqlite/incidents';
 import { migrate } from '../../../server/store/sqlite/db';
@@ -30,7 +30,7 @@ function memoryStore() {
 
 /** An EMIS outage with a note, a reference and a growing count, plus a resolved practice incident. */
 function scenario(nextId: () => number) {
-  const tracker = makeTracker({ nextId });
+  const tracker = trackerAtOnce({ nextId });
   const events: IncidentEvent[] = [];
   const states = new Map<SubjectKey, SubjectState>();
   const update = (at: number, changed: SubjectState[]) => {
@@ -84,7 +84,7 @@ describe('SQLite incident store', () => {
     const open = await reopened.openIncidents();
     expect(open).toEqual(tracker.open());
 
-    const restored = makeTracker({ nextId: () => reopened.nextIncidentId() });
+    const restored = trackerAtOnce({ nextId: () => reopened.nextIncidentId() });
     restored.restore(open, states, (await reopened.recentIncidents(100, 0)).filter((i) => i.status === 'resolved'));
     expect(restored.open()).toEqual(tracker.open());
     expect(restored.get(1)).toEqual(tracker.get(1));
@@ -143,7 +143,7 @@ describe('SQLite incident store', () => {
     await fc.assert(
       fc.asyncProperty(historyArb, rulesArb, async (history, rules) => {
         const store = memoryStore();
-        const tracker = makeTracker({ ...rules, nextId: () => store.nextIncidentId() });
+        const tracker = trackerAtOnce({ ...rules, nextId: () => store.nextIncidentId() });
         let now = T0;
         for (const step of history) {
           now += step.dtSeconds * 1000;
@@ -167,7 +167,7 @@ describe('SQLite incident store', () => {
     const db = openDatabase(dir);
     const store = new SqliteIncidentStore(db);
     const finding = '94% of silent workstations last reported falcon-sensor 7.16.18605 (8% of healthy ones)';
-    const tracker = makeTracker({ nextId: () => store.nextIncidentId(), describe: (key) => (key === 'estate:endpoints' ? { finding } : {}) });
+    const tracker = trackerAtOnce({ nextId: () => store.nextIncidentId(), describe: (key) => (key === 'estate:endpoints' ? { finding } : {}) });
     const wave = odsList(12).map((o, i) => practice(o, 'down', checks(`${o}-fleet`, '9 of 12 workstations silent (75%)'), `PCN ${i % 4}`));
     await store.applyIncidentEvents(tracker.update(T0, wave, "Pulse's probes in local are overloaded: 4.6 s behind"));
     expect(tracker.open().map((i) => [i.kind, i.finding])).toEqual([
@@ -181,7 +181,7 @@ describe('SQLite incident store', () => {
     const reopened = new SqliteIncidentStore(db2);
     const open = await reopened.openIncidents();
     expect(open).toEqual(tracker.open());
-    const restored = makeTracker({ nextId: () => reopened.nextIncidentId() });
+    const restored = trackerAtOnce({ nextId: () => reopened.nextIncidentId() });
     restored.restore(open, wave);
     expect(restored.update(T0 + MIN, [])).toEqual([]);
     await reopened.applyIncidentEvents(restored.update(T0 + 2 * MIN, odsList(12).map((o, i) => practice(o, 'up', null, `PCN ${i % 4}`)), null));
@@ -218,7 +218,7 @@ describe('SQLite incident store', () => {
       timeline: [{ at: T0, type: 'opened', text: 'EMIS Web down — 1 practice', count: 1 }],
       references: [{ system: 'supplier', reference: 'EMIS-1', by: 'j.smith', at: T0 }],
     });
-    const tracker = makeTracker({ nextId: () => store.nextIncidentId() });
+    const tracker = trackerAtOnce({ nextId: () => store.nextIncidentId() });
     await store.applyIncidentEvents(tracker.update(T0, [], 'Pulse was not listening for 40 s'));
     expect((await store.openIncidents()).map((i) => [i.id, i.kind, i.timeline.map((e) => e.type)])).toEqual([[8, 'pulse', ['opened', 'finding']]]);
     expect(db.pragma('foreign_key_check')).toEqual([]);

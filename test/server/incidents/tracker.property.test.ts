@@ -1,6 +1,8 @@
 // Properties of the tracker over random histories: nothing dangles, every failing subject is
-// in exactly one open incident, what the events persist is what the tracker holds, and a
-// restart (restore from the persisted events) carries on exactly as if nothing happened.
+// in exactly one open incident (or, a practice failing on its own, waiting for its group for
+// exactly the group wait since its failure began), what the events persist is what the
+// tracker holds, and a restart (restore from the persisted events and the subjects' states)
+// carries on exactly as if nothing happened.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CheckResult } from '../../../probes/types';
@@ -11,15 +13,23 @@ import type { IncidentTracker } from '../../../server/incidents/tracker';
 import type { SubjectState } from '../../../server/incidents/types';
 import { StatusEngine, splitKey, type SubjectKey } from '../../../server/status/engine';
 import { EventFold, makeTracker } from './fixtures';
-import { allUp, historyArb, rulesArb, stateOf } from './histories';
+import { SpellModel, allUp, historyArb, rulesArb, stateOf } from './histories';
 
 const T0 = 1_700_000_000_000;
 
+/** How long a practice failing on its own waits for its group, and when each one's failure began. */
+interface Waits {
+  now: number;
+  groupWaitMs: number;
+  spells: SpellModel;
+}
+
 /**
- * Every failing subject in exactly one open incident that fits its cause; Pulse's own incident
- * open exactly while Pulse was last said to be impaired, holding nothing; persisted = held.
+ * Every failing subject in exactly one open incident that fits its cause, but a practice
+ * failing on its own still inside its group wait, in none; Pulse's own incident open exactly
+ * while Pulse was last said to be impaired, holding nothing; persisted = held.
  */
-function checkInvariants(tracker: IncidentTracker, latest: Map<SubjectKey, SubjectState>, fold: EventFold, self: string | null = null): void {
+function checkInvariants(tracker: IncidentTracker, latest: Map<SubjectKey, SubjectState>, fold: EventFold, waits: Waits, self: string | null = null): void {
   const all = tracker.open();
   const pulse = all.filter((i) => i.kind === 'pulse');
   expect(pulse.map((i) => [i.key, i.finding, i.subjects.length])).toEqual(self === null ? [] : [['pulse:self', self, 0]]);
@@ -45,6 +55,14 @@ function checkInvariants(tracker: IncidentTracker, latest: Map<SubjectKey, Subje
     const root = rootCause(state.key, state.status, state.cause);
     if (root === null) continue;
     const id = owners.get(state.key);
+    const until = tracker.waitingUntil(state.key);
+    if (id === undefined && root === state.key && state.key.startsWith('practice:')) {
+      const since = waits.spells.sinceOf(state.key)!;
+      expect(until, `${state.key} failing on its own since ${since - T0} is in no open incident at ${waits.now - T0}`).toBe(since + waits.groupWaitMs);
+      expect(until!).toBeGreaterThan(waits.now);
+      continue;
+    }
+    expect(until).toBeUndefined();
     expect(id, `${state.key} is ${state.status} but in no open incident`).toBeDefined();
     const incident = tracker.forSubject(state.key)!;
     expect(incident.id).toBe(id);
@@ -63,15 +81,18 @@ describe('incident tracker properties', () => {
         const tracker = makeTracker(rules);
         const fold = new EventFold();
         const latest = new Map<SubjectKey, SubjectState>();
+        const spells = new SpellModel();
+        const groupWaitMs = rules.groupWaitMs ?? 30_000;
         let now = T0;
         let self: string | null = null;
         for (const step of history) {
           now += step.dtSeconds * 1000;
           const states = step.changes.map(stateOf);
           for (const s of states) latest.set(s.key, s);
+          spells.note(states, now);
           if (step.self !== undefined) self = step.self;
           fold.apply(tracker.update(now, states, step.self));
-          checkInvariants(tracker, latest, fold, self);
+          checkInvariants(tracker, latest, fold, { now, groupWaitMs, spells }, self);
         }
         now += 1000;
         fold.apply(tracker.update(now, allUp(), null));
@@ -93,6 +114,7 @@ describe('incident tracker properties', () => {
         const tracker = makeTracker({ ...rules, nextId: () => ++ids });
         const fold = new EventFold();
         const latest = new Map<SubjectKey, SubjectState>();
+        const spells = new SpellModel();
         let now = T0;
         let restarted: IncidentTracker | null = null;
         let restartedIds = 0;
@@ -100,11 +122,12 @@ describe('incident tracker properties', () => {
           if (i === cut) {
             restartedIds = ids;
             restarted = makeTracker({ ...rules, nextId: () => ++restartedIds });
-            restarted.restore(fold.open(), [...latest.values()]);
+            restarted.restore(fold.open(), [...latest.values()].map((s) => spells.withSince(s)));
           }
           now += step.dtSeconds * 1000;
           const states = step.changes.map(stateOf);
           for (const s of states) latest.set(s.key, s);
+          spells.note(states, now);
           const events = tracker.update(now, states, step.self);
           fold.apply(events);
           if (restarted) expect((restarted as IncidentTracker).update(now, states, step.self)).toEqual(events);
@@ -155,12 +178,14 @@ describe('incident tracker driven by the status engine', () => {
         const tracker = makeTracker({ nameOf: estateNames(estate) });
         const fold = new EventFold();
         const latest = new Map<SubjectKey, SubjectState>();
+        const spells = new SpellModel();
         let now = T0;
         const tick = () => {
           const changed = changedSubjects(estate, engine.recompute(now));
           for (const s of changed) latest.set(s.key, s);
+          spells.note(changed, now);
           fold.apply(tracker.update(now, changed));
-          checkInvariants(tracker, latest, fold);
+          checkInvariants(tracker, latest, fold, { now, groupWaitMs: 30_000, spells });
         };
         for (const round of rounds) {
           now += 10_000;

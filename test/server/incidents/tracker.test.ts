@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IncidentEvent, SubjectState } from '../../../server/incidents/types';
-import { EventFold, checks, makeTracker, odsList, practice, service, upstream } from './fixtures';
+import { EventFold, checks, odsList, practice, service, trackerAtOnce, upstream } from './fixtures';
 
 const MIN = 60_000;
 const T0 = 1_700_000_000_000;
@@ -16,7 +16,7 @@ const types = (events: IncidentEvent[]) => events.map((e) => (e.type === 'timeli
 
 describe('incident tracker: grouping by root cause', () => {
   it('makes an EMIS Web outage of 42 practices exactly one incident with 42 affected', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     const practices = odsList(42);
     const events = tracker.update(T0, emisOutage(practices));
     const open = tracker.open();
@@ -41,7 +41,7 @@ describe('incident tracker: grouping by root cause', () => {
   });
 
   it('makes HSCN down one incident keyed service:hscn, not one for EMIS Web', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, [
       service('hscn', 'down', checks('hscn-tcp', 'connection refused')),
       service('emis-web', 'down', upstream('hscn')),
@@ -55,13 +55,13 @@ describe('incident tracker: grouping by root cause', () => {
   });
 
   it('opens an incident for a national service down with no practices affected', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, [service('nhs111-online', 'down', checks('111-api', 'timeout after 5 s'))]);
     expect(tracker.open().map((i) => [i.title, i.affected])).toEqual([['NHS 111 online down', []]]);
   });
 
   it('gives a practice failing on its own checks its own incident, titled with the failing check', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, [practice('A81001', 'down', checks('A81001-gateway', 'status 503, expected 2xx'), 'Leeds Central PCN', 'Riverside Medical Practice')]);
     expect(tracker.open()).toMatchObject([
       {
@@ -74,7 +74,7 @@ describe('incident tracker: grouping by root cause', () => {
   });
 
   it('moves a practice failing locally into a service outage that then takes it, resolving its own incident', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, [local('A81001')]);
     tracker.update(T0 + MIN, emisOutage(['A81001', 'A81002']));
     expect(tracker.open().map((i) => [i.id, i.key, i.affected])).toEqual([[2, 'service:emis-web', ['A81001', 'A81002']]]);
@@ -84,7 +84,7 @@ describe('incident tracker: grouping by root cause', () => {
   });
 
   it('raises nothing for maintenance, suspected, unknown or recovering', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     const events = tracker.update(T0, [
       service('emis-web', 'maintenance'),
       ...(['maintenance', 'suspected', 'unknown', 'recovering', 'up'] as const).map((s, i) => practice(`A8000${i}`, s, upstream('emis-web'))),
@@ -97,7 +97,7 @@ describe('incident tracker: grouping by root cause', () => {
 
 describe('incident tracker: suspected common cause in a PCN', () => {
   it('groups 3 practices of one PCN failing locally within 10 minutes into one pcn incident', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, [local('A81001')]);
     tracker.update(T0 + 4 * MIN, [local('A81002'), local('B82001', 'Bradford North PCN')]);
     expect(tracker.open().map((i) => i.key)).toEqual(['practice:A81001', 'practice:A81002', 'practice:B82001']);
@@ -133,7 +133,7 @@ describe('incident tracker: suspected common cause in a PCN', () => {
   });
 
   it('takes practices that switch from a service outage to failing locally without marking the service incident grouped', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, emisOutage(['A81001', 'A81002']).map((s) => (s.key.startsWith('practice:') ? { ...s, pcn: 'Leeds Central PCN' } : s)));
     tracker.update(T0 + MIN, [local('A81001'), local('A81002'), local('A81003')]);
     expect(tracker.open().map((i) => [i.id, i.key, i.affected])).toEqual([
@@ -145,7 +145,7 @@ describe('incident tracker: suspected common cause in a PCN', () => {
   });
 
   it('does not group practices whose failures start more than 10 minutes apart', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, [local('A81001')]);
     tracker.update(T0 + 5 * MIN, [local('A81002')]);
     tracker.update(T0 + 10 * MIN + 1, [local('A81003')]);
@@ -153,7 +153,7 @@ describe('incident tracker: suspected common cause in a PCN', () => {
   });
 
   it('counts only practices still failing, and only those failing on their own checks', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, [local('A81001'), practice('A81002', 'down', upstream('emis-web')), service('emis-web', 'down', checks('emis-api', '503'))]);
     tracker.update(T0 + MIN, [practice('A81001', 'up', null)]);
     tracker.update(T0 + 2 * MIN, [local('A81003'), local('A81004')]);
@@ -161,7 +161,7 @@ describe('incident tracker: suspected common cause in a PCN', () => {
   });
 
   it('groups practices starting together in one tick, with the threshold configurable', () => {
-    const tracker = makeTracker({ pcnThreshold: 2 });
+    const tracker = trackerAtOnce({ pcnThreshold: 2 });
     tracker.update(T0, [local('A81001'), local('A81002'), local('C83001', 'Wakefield PCN')]);
     expect(tracker.open().map((i) => [i.key, i.affected.length])).toEqual([
       ['pcn:Leeds Central PCN', 2],
@@ -171,7 +171,7 @@ describe('incident tracker: suspected common cause in a PCN', () => {
   });
 
   it('resolves the pcn incident once every practice in it has recovered', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, ['A81001', 'A81002', 'A81003'].map((o) => local(o)));
     tracker.update(T0 + MIN, [practice('A81001', 'up', null), practice('A81002', 'up', null)]);
     expect(tracker.open()[0]!.title).toBe('Suspected common cause in Leeds Central PCN — 1 practice failing locally');
@@ -182,7 +182,7 @@ describe('incident tracker: suspected common cause in a PCN', () => {
 
 describe('incident tracker: lifecycle', () => {
   it('resolves the outage when the service and its practices are back up', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, emisOutage(odsList(3)));
     const events = tracker.update(T0 + 75 * MIN, [service('emis-web', 'up'), ...odsList(3).map((o) => practice(o, 'up', null))]);
     expect(tracker.open()).toEqual([]);
@@ -194,7 +194,7 @@ describe('incident tracker: lifecycle', () => {
   });
 
   it('keeps the incident open while members are recovering or unknown, not declaring recovery early', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, emisOutage(['A80001']));
     tracker.update(T0 + MIN, [service('emis-web', 'recovering', checks('emis-api', 'ok', 'recovering')), practice('A80001', 'unknown', upstream('emis-web'))]);
     expect(tracker.open().map((i) => i.affected)).toEqual([['A80001']]);
@@ -205,14 +205,14 @@ describe('incident tracker: lifecycle', () => {
   });
 
   it('takes a subject going into maintenance out of its incident', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, [local('A81001')]);
     tracker.update(T0 + MIN, [practice('A81001', 'maintenance', null)]);
     expect(tracker.open()).toEqual([]);
   });
 
   it('records a severity change on the timeline and in the title', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, [service('emis-web', 'degraded', checks('emis-api', 'slow', 'degraded')), practice('A80001', 'degraded', upstream('emis-web'))]);
     expect(tracker.open()[0]!.severity).toBe('degraded');
     const events = tracker.update(T0 + 5_000, [service('emis-web', 'down', checks('emis-api', '503')), practice('A80001', 'down', upstream('emis-web'))]);
@@ -223,7 +223,7 @@ describe('incident tracker: lifecycle', () => {
   });
 
   it('writes at most one affected entry a minute, with the latest count, while the list stays current', () => {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     const all = odsList(40);
     tracker.update(T0, emisOutage(all.slice(0, 10)));
     const counts: number[] = [];
@@ -257,7 +257,7 @@ describe('incident tracker: lifecycle', () => {
 
 describe('incident tracker: notes and references', () => {
   function withIncident() {
-    const tracker = makeTracker();
+    const tracker = trackerAtOnce();
     tracker.update(T0, emisOutage(['A80001']));
     return tracker;
   }
@@ -313,7 +313,7 @@ describe('incident tracker: notes and references', () => {
   });
 
   it('takes post-incident notes on an older resolved incident once it is remembered from the store', () => {
-    const tracker = makeTracker({ retainResolved: 1 });
+    const tracker = trackerAtOnce({ retainResolved: 1 });
     const fold = new EventFold();
     fold.apply(tracker.update(T0, [local('A81001'), local('B82001', 'Bradford North PCN')]));
     fold.apply(tracker.update(T0 + MIN, [practice('A81001', 'up', null)]));
@@ -329,13 +329,13 @@ describe('incident tracker: restore after a restart', () => {
   it('carries on with the same ids and timelines, reopening and duplicating nothing', () => {
     const fold = new EventFold();
     let ids = 0;
-    const before = makeTracker({ nextId: () => ++ids });
+    const before = trackerAtOnce({ nextId: () => ++ids });
     const states = [...emisOutage(odsList(4)), local('B82001', 'Bradford North PCN')];
     fold.apply(before.update(T0, states));
     const note = before.addNote(1, { by: 'j.smith', text: 'on the phone to EMIS' }, T0 + MIN);
     if (note.ok) fold.apply(note.events);
 
-    const after = makeTracker({ nextId: () => ++ids });
+    const after = trackerAtOnce({ nextId: () => ++ids });
     after.restore(fold.open(), states);
     expect(after.open()).toEqual(before.open().map((i) => fold.incidents.get(i.id)));
     expect(after.update(T0 + 2 * MIN, states)).toEqual([]);
@@ -347,9 +347,9 @@ describe('incident tracker: restore after a restart', () => {
 
   it('reconciles on the next update: a member now up leaves, a failing subject in no incident gets one', () => {
     const fold = new EventFold();
-    const before = makeTracker();
+    const before = trackerAtOnce();
     fold.apply(before.update(T0, [local('A81001', 'P1'), local('A81002', 'P2')]));
-    const after = makeTracker({ nextId: () => 10 });
+    const after = trackerAtOnce({ nextId: () => 10 });
     after.restore(fold.open(), [practice('A81001', 'up', null, 'P1'), local('A81002', 'P2'), local('A81003', 'P3')]);
     after.update(T0 + MIN, []);
     expect(after.open().map((i) => [i.id, i.key])).toEqual([
