@@ -27,7 +27,9 @@ import { waitFor } from '../../helpers/wait';
 const SCRIPT_NAME = '<script>alert(1)</script>';
 const IMG_NAME = '<img src=x onerror=alert(2)>';
 const NOTE = '<img src=x onerror=alert(1)>';
-const ESTATE = `services:
+// A lone practice's incident opens at once (no group wait): these tests are about other things.
+const ESTATE = `incidents: { groupWait: 0s }
+services:
   - { id: emis-web, name: EMIS Web, kind: clinical-system, checks: [{ id: emis-api, kind: http, target: "http://127.0.0.1:9/" }] }
 practices:
   - { ods: A00001, name: "${SCRIPT_NAME}", pcn: North, icb: QWO, system: emis-web, checks: [{ id: gw1, kind: http, target: "http://127.0.0.1:9/" }] }

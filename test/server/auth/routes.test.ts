@@ -12,7 +12,9 @@ import { silentLogger } from '../../../server/log';
 import { SqliteStore } from '../../../server/store/sqlite';
 import { WORKER_MESSAGES } from '../../../server/workers/gateway';
 
-const ESTATE = `services:
+// A lone practice's incident opens at once (no group wait): these tests are about other things.
+const ESTATE = `incidents: { groupWait: 0s }
+services:
   - { id: emis-web, name: EMIS Web, kind: clinical-system, checks: [{ id: emis-api, kind: http, target: "http://127.0.0.1:9/" }] }
 practices:
   - { ods: A00001, name: "Riverside <script>alert(1)</script>", pcn: North, icb: QWO, system: emis-web, checks: [{ id: gw1, kind: http, target: "http://127.0.0.1:9/" }] }
