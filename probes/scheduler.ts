@@ -56,6 +56,13 @@ export interface SchedulerOptions {
   perHostConcurrency?: number;
   /** Which host a check reaches, for the per-host bound (default: `hostOf(target)`). */
   hostOf?: (assignment: CheckAssignment) => string;
+  /**
+   * Checks that never wait for one of the total slots (still for their host's): the
+   * worker's canary, which must measure the worker itself, not a queue that hanging
+   * targets have filled. At most one run each is in flight, so the bound is exceeded by
+   * at most their number.
+   */
+  unbounded?: (assignment: CheckAssignment) => boolean;
   clock?: Clock;
   /** Check kinds by name (default: the registry). */
   kinds?: CheckKindLookup;
@@ -441,6 +448,7 @@ export class Scheduler {
   private readonly concurrency: number;
   private readonly perHostConcurrency: number;
   private readonly hostKeyOf: (assignment: CheckAssignment) => string;
+  private readonly unbounded: (assignment: CheckAssignment) => boolean;
   private readonly onResult: (result: RunResult, timing: RunTiming) => void;
   private readonly checks = new Map<string, ScheduledCheck>();
   private readonly hosts = new Map<string, HostState>();
@@ -469,6 +477,7 @@ export class Scheduler {
     this.concurrency = Math.max(1, Math.floor(options.concurrency ?? DEFAULT_CONCURRENCY));
     this.perHostConcurrency = Math.max(1, Math.floor(options.perHostConcurrency ?? DEFAULT_PER_HOST_CONCURRENCY));
     this.hostKeyOf = options.hostOf ?? ((a) => hostOf(a.target));
+    this.unbounded = options.unbounded ?? (() => false);
     this.onResult = options.onResult;
     this.lag = new LagWindow(options.lagWindowMs ?? 60_000);
     this.tickMs = Math.max(0, options.tickMs ?? 0);
@@ -702,6 +711,12 @@ export class Scheduler {
     if (host.active < this.perHostConcurrency) {
       host.active++;
       queued.reserved = true;
+      if (this.unbounded(check.assignment)) {
+        check.waiting = undefined;
+        this.waitingRuns--;
+        this.start(queued);
+        return;
+      }
       this.ready.push(queued);
     } else {
       host.parked.push(queued);

@@ -267,9 +267,11 @@ export class SelfWatch {
   /**
    * Plain words why this run cannot be judged, or null. Only a run that failed or was
    * degraded can be: a success is a success whatever the worker's state. It cannot be
-   * judged when it started later than impairedLagMs after its slot, when the worker
-   * stalled while it ran, when the canary was not answering while it ran, or when the
-   * event loop is running late past its threshold now.
+   * judged when the worker stalled while it ran, when the canary was not answering while
+   * it ran, or when the event loop is running late past its threshold now. A late *start*
+   * alone does not falsify a run: its timeout is counted from when it started, and on the
+   * July 2024 day runs start late because hanging gateways hold every slot — those
+   * timeouts are the outage, not Pulse's trouble.
    */
   judge(result: RunResult, timing: RunTiming): string | null {
     if (result.ok && result.degraded === undefined) return null;
@@ -279,7 +281,7 @@ export class SelfWatch {
     const from = result.at;
     const to = result.at + result.latencyMs;
     const reasons: string[] = [];
-    if (timing.startLagMs > this.impairedLagMs) reasons.push(`${describeDuration(timing.startLagMs)} behind`);
+    void timing;
     const stall = longestOverlapping(this.stallList, from, to);
     if (stall > 0) reasons.push(`stalled for ${describeDuration(stall)}`);
     const delay = this.eventLoopDelayMs();
@@ -291,8 +293,14 @@ export class SelfWatch {
     return reasons.length > 0 ? reasons.join('; ') : null;
   }
 
-  /** The worker's health now, given its scheduler's lag. */
-  health(lagMs: number): ObserverHealth {
+  /**
+   * The worker's health now, given its scheduler's lag and how many runs are waiting for a
+   * slot. Lag is the worker's own trouble only when nothing waits for a slot: runs queued
+   * behind slow or hanging targets (every slot busy) are the estate's slowness, shown as
+   * lag and alerted on (PulseSchedulerLagging), not a reason to disbelieve the timeouts.
+   * A worker starved of CPU shows up in its stalls and event-loop delay either way.
+   */
+  health(lagMs: number, queued = 0): ObserverHealth {
     this.observe();
     const now = this.clock.now();
     const eventLoopDelayMs = Math.round(this.eventLoopDelayMs());
@@ -310,7 +318,7 @@ export class SelfWatch {
       timedOut += slot.timedOut;
     }
     const reasons: string[] = [];
-    if (lagMs > this.impairedLagMs) reasons.push(`${describeDuration(lagMs)} behind`);
+    if (lagMs > this.impairedLagMs && queued === 0) reasons.push(`${describeDuration(lagMs)} behind`);
     if (stalledMs > this.impairedStallMs) reasons.push(`stalled for ${describeDuration(stalledMs)}`);
     if (eventLoopDelayMs > this.impairedEventLoopDelayMs) reasons.push(eventLoopWords(eventLoopDelayMs));
     if (canary && !canary.ok) reasons.push(canaryWords(canary.why));

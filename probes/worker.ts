@@ -189,8 +189,10 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     tickMs: SCHEDULER_TICK_MS,
     clock: options.clock,
     kinds: { ...(options.kinds ?? checkKinds), [CANARY_KIND]: canaryKind },
-    // The canary shares the total slots and the queue, not a loopback estate's per-host bound.
+    // The canary does not share a loopback estate's per-host bound…
     hostOf: (a) => (a.id === CANARY_CHECK_ID ? CANARY_HOST_KEY : hostOf(a.target)),
+    // …nor the total slots: hanging targets filling every slot are the estate's trouble, not the worker's.
+    unbounded: (a) => a.id === CANARY_CHECK_ID,
     lagWindowMs: selfWindowMs,
     onResult: (result, timing) => {
       if (result.checkId === CANARY_CHECK_ID) {
@@ -331,8 +333,8 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
 
   const flushTimer = setInterval(flush, RESULT_FLUSH_MS);
   const statsTimer = setInterval(() => {
-    const { lagMs, running, checks } = scheduler.stats();
-    const health = self.health(lagMs);
+    const { lagMs, running, checks, queued } = scheduler.stats();
+    const health = self.health(lagMs, queued);
     if (health.impaired !== impairedWords) {
       log(health.impaired === null ? 'pulse worker: no longer impaired' : `pulse worker: impaired: ${health.impaired}`);
       impairedWords = health.impaired;

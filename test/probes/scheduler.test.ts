@@ -93,6 +93,31 @@ function setup(
 }
 
 describe('Scheduler', () => {
+  it('runs an unbounded check (the canary) even while every total slot is held by hanging runs', async () => {
+    const held = heldKind();
+    const clock = new FakeClock();
+    const results: RunResult[] = [];
+    const scheduler = new Scheduler({
+      clock,
+      concurrency: 2,
+      kinds: { held: held.kind, instant: instantKind },
+      hostOf: (a) => a.id,
+      unbounded: (a) => a.id === 'canary',
+      onResult: (r) => results.push(r),
+    });
+    scheduler.setChecks([
+      check('hang-1', { kind: 'held', intervalMs: 1_000, timeoutMs: 60_000 }),
+      check('hang-2', { kind: 'held', intervalMs: 1_000, timeoutMs: 60_000 }),
+      check('hang-3', { kind: 'held', intervalMs: 1_000, timeoutMs: 60_000 }),
+      check('canary', { intervalMs: 1_000 }),
+    ]);
+    await clock.advance(5_000);
+    expect(held.maxInFlight()).toBe(2);
+    expect(results.filter((r) => r.checkId === 'canary').length).toBeGreaterThanOrEqual(4);
+    expect(results.some((r) => r.checkId.startsWith('hang'))).toBe(false);
+    scheduler.stop();
+  });
+
   it('spreads 100 checks over a 10 s interval instead of bursting, at phases stable across instances', async () => {
     const ids = Array.from({ length: 100 }, (_, i) => `check-${i}`);
     const a = setup();
