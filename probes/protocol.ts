@@ -27,7 +27,7 @@ export interface ObserverHealth {
   canary: { ok: boolean; latencyMs: number; detail: string } | null;
   /** Share of the checks finished in the window that timed out, 0..1. */
   timeoutShare: number;
-  /** Plain words why the worker cannot judge now (e.g. `4.6 s behind`), or null when healthy. */
+  /** Plain words why the worker cannot judge now (e.g. `stalled for 2.1 s`), or null when healthy. */
   impaired: string | null;
 }
 

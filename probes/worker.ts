@@ -47,8 +47,6 @@ export interface WorkerOptions {
   kinds?: CheckKindLookup;
   /** How far back the worker's view of its own health looks (default 10 s; also the scheduler's lag window). */
   selfWindowMs?: number;
-  /** Impaired when the scheduler runs further behind than this (ms, default 1,000); a failed run that started later than this after its slot is tagged. */
-  impairedLagMs?: number;
   /** Impaired when the event-loop delay p99 over the window passes this (ms, default 1,000). */
   impairedEventLoopDelayMs?: number;
   /** Impaired when the longest stall in the window passes this (ms, default 1,000). */
@@ -172,7 +170,6 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
   const self = new SelfWatch({
     clock: options.clock,
     windowMs: selfWindowMs,
-    impairedLagMs: options.impairedLagMs,
     impairedEventLoopDelayMs: options.impairedEventLoopDelayMs,
     impairedStallMs: options.impairedStallMs,
     stallMinMs: options.stallMinMs,
@@ -333,8 +330,8 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
 
   const flushTimer = setInterval(flush, RESULT_FLUSH_MS);
   const statsTimer = setInterval(() => {
-    const { lagMs, running, checks, queued } = scheduler.stats();
-    const health = self.health(lagMs, queued);
+    const { lagMs, running, checks } = scheduler.stats();
+    const health = self.health(lagMs);
     if (health.impaired !== impairedWords) {
       log(health.impaired === null ? 'pulse worker: no longer impaired' : `pulse worker: impaired: ${health.impaired}`);
       impairedWords = health.impaired;

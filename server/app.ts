@@ -333,7 +333,7 @@ export function createPulse(deps: PulseDeps) {
         auditedFinding.delete(id);
         continue;
       }
-      // Pulse's own reason changes by the second ("4.6 s behind"): its opening is audited, not each figure.
+      // Pulse's own reason changes by the second ("its event loop runs 1.3 s late"): its opening is audited, not each figure.
       if (finding === null || (auditedFinding.has(id) && (key === 'pulse:self' || auditedFinding.get(id) === finding))) continue;
       auditedFinding.set(id, finding);
       await store.accounts.appendAudit({ at: clock.now(), actor: 'system', action: 'incident.finding', subject: `incident:${id}`, detail: { key, finding } });

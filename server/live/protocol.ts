@@ -72,7 +72,7 @@ export type LiveServerMessage =
       seq: number;
       at: string;
       probes: ProbesState;
-      /** When `probes` is `impaired`: why, in plain words (e.g. `Pulse's probes in local are overloaded: 4.6 s behind`). */
+      /** When `probes` is `impaired`: why, in plain words (e.g. `Pulse's probes in local are overloaded: its event loop runs 4.6 s late`). */
       impaired?: string | null;
       practices: PracticeView[];
       services: ServiceView[];

@@ -31,7 +31,7 @@ export interface FeedState {
   probes: ProbesState;
   /**
    * While `probes` is `impaired`: why, in the server's plain words (e.g. `Pulse's probes in
-   * local are overloaded: 4.6 s behind`), or null when it gave none. Null in every other state.
+   * local are overloaded: its event loop runs 4.6 s late`), or null when it gave none. Null in every other state.
    */
   impaired: string | null;
 }
