@@ -181,14 +181,15 @@ async function opsPage(path: string): Promise<Page> {
   return page;
 }
 
-describe('Pulse’s own trouble, on every screen, in Chromium', () => {
+// A browser, a sign-in and a live feed on a loaded machine: each test has its own minute.
+describe('Pulse’s own trouble, on every screen, in Chromium', { timeout: 60_000 }, () => {
   it('the wall says Pulse is impaired and why, greys nothing out, and lists the new incident kinds', async () => {
     inject.impaired = WHY;
     inject.incidents = [pulseOwn, endpoints];
     const page = await wallContext.newPage();
     await page.goto(wallUrl);
     const banner = page.locator('[data-testid="probes-impaired"]');
-    await banner.waitFor({ timeout: 15_000 });
+    await banner.waitFor({ timeout: 30_000 });
     await page.locator('[data-testid="wall-tile"]').first().waitFor({ timeout: 20_000 });
     const text = await banner.innerText();
     expect(text).toContain(`PULSE'S OWN MONITORING IS IMPAIRED: ${WHY}`);
@@ -227,8 +228,8 @@ describe('Pulse’s own trouble, on every screen, in Chromium', () => {
     inject.incidents = [pulseOwn, endpoints];
     const page = await opsPage('/');
     const banner = page.locator('[data-testid="probes-impaired"]');
-    await banner.waitFor({ timeout: 15_000 });
-    await page.locator('[data-testid="practice-tile"]').first().waitFor({ timeout: 15_000 });
+    await banner.waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="practice-tile"]').first().waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-testid="probes-impaired-why"]').innerText()).toBe(WHY);
     expect(await banner.innerText()).toContain(`Pulse's own monitoring is impaired: ${WHY}`);
     expect(await banner.innerText()).toContain('this is not an outage of the practices');
@@ -251,8 +252,8 @@ describe('Pulse’s own trouble, on every screen, in Chromium', () => {
 
   it('the endpoint-failure incident page shows its finding under the title and the banner', async () => {
     const page = await opsPage(`/incidents/${ENDPOINTS_ID}`);
-    await page.locator('[data-testid="incident-title"]').waitFor({ timeout: 15_000 });
-    await page.locator('[data-testid="probes-impaired"]').waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="incident-title"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="probes-impaired"]').waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-testid="incident-finding"]').innerText()).toBe(FINDING);
     expect(await page.locator('[data-testid="incident-cause"]').innerText()).toMatch(/^Workstations across the estate: /);
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid="affected-practice"]').length === n, members.length);
@@ -264,7 +265,7 @@ describe('Pulse’s own trouble, on every screen, in Chromium', () => {
 
   it('Pulse’s own incident page is not an outage: no backup mode offered for it', async () => {
     const page = await opsPage(`/incidents/${PULSE_ID}`);
-    await page.locator('[data-testid="incident-title"]').waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="incident-title"]').waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-testid="incident-not-outage"]').innerText()).toBe('Not an outage of the practices');
     expect(await page.locator('[data-testid="incident-cause"]').innerText()).toMatch(/^Pulse itself: /);
     expect(await page.locator('[data-testid="incident-finding"]').innerText()).toBe(WHY);
@@ -275,9 +276,9 @@ describe('Pulse’s own trouble, on every screen, in Chromium', () => {
   it('the practice page shows the banner, and its cause links to the wider incident it is part of', async () => {
     const ods = members[0]!;
     const page = await opsPage(`/practice/${ods}`);
-    await page.locator('[data-testid="practice-status"]').waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="practice-status"]').waitFor({ timeout: 30_000 });
     const banner = page.locator('[data-testid="probes-impaired"]');
-    await banner.waitFor({ timeout: 15_000 });
+    await banner.waitFor({ timeout: 30_000 });
     expect(await banner.innerText()).toContain(WHY);
     expect(await banner.innerText()).toContain('this is not an outage of the practices');
     const link = page.locator('[data-testid="status-wider-link"]');
@@ -292,8 +293,8 @@ describe('Pulse’s own trouble, on every screen, in Chromium', () => {
     // A practice outside the incident has the banner but no link.
     const other = stack.sim.practices.find((p) => !members.includes(p.ods))!.ods;
     await page.goto(`${stack.pulse.url}/practice/${other}`);
-    await page.locator('[data-testid="practice-status"]').waitFor({ timeout: 15_000 });
-    await page.locator('[data-testid="probes-impaired"]').waitFor({ timeout: 15_000 });
+    await page.locator('[data-testid="practice-status"]').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="probes-impaired"]').waitFor({ timeout: 30_000 });
     expect(await page.locator('[data-testid="status-wider-link"]').count()).toBe(0);
     await page.close();
   });
