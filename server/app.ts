@@ -4,13 +4,10 @@
 // /workers for probe workers). Starts no timers and opens no ports itself: main.ts does,
 // so tests can drive ticks.
 import { existsSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { getCheckKind } from '../probes/registry';
 import type { CheckAssignment, CheckResult } from '../probes/types';
 import { checkRoutes } from './api/checks';
@@ -37,13 +34,13 @@ import { probesState, readiness, type SelfFacts } from './selfcheck';
 import { requestLog } from './log';
 import { createOidcClient } from './auth/oidc';
 import { readSecretRef } from './auth/oidc-config';
-import { authenticate, principalOf, requires, type AppEnv, type AuthDeps, SESSION_COOKIE } from './auth/middleware';
+import { authenticate, requires, type AppEnv, type AuthDeps } from './auth/middleware';
 import { scopeOf, type Permission } from './auth/permissions';
 import { LoginThrottle } from './auth/throttle';
 import type { User } from './auth/types';
 import { secureHeaders } from 'hono/secure-headers';
-import { parse as parseCookies } from 'hono/utils/cookie';
 import { LiveHub } from './live/hub';
+import { liveUpgrades } from './live/upgrade';
 import type { Logger } from './log';
 import { MaintenanceBook } from './maintenance';
 import { createMetrics, metricsTokenCheck } from './metrics';
@@ -58,6 +55,8 @@ import { causeText } from './status/types';
 import { isUnjudged } from './status/rollup';
 import { WorkerGateway } from './workers/gateway';
 import type { ServerObserver } from './self/observer';
+import { selfReason as selfReasonOf } from './self/reason';
+import { findingAuditor } from './incidents/audit-findings';
 
 export interface Clock {
   now(): number;
@@ -236,10 +235,7 @@ export function createPulse(deps: PulseDeps) {
    * location and why) and the server itself (a stall, its event loop, heartbeat intake).
    */
   function selfReason(): string | null {
-    const reasons = new Set(gateway.impairments().map((i) => i.detail));
-    const server = observer?.impaired();
-    if (server) reasons.add(`Pulse's server: ${server}`);
-    return reasons.size > 0 ? [...reasons].join('; ') : null;
+    return selfReasonOf(gateway.impairments(), observer?.impaired());
   }
   async function selfFacts(): Promise<SelfFacts> {
     let storeOpen = true;
@@ -319,26 +315,8 @@ export function createPulse(deps: PulseDeps) {
     }
   }
 
-  /** The finding last written to the audit log, per incident: each new one is audited once. */
-  const auditedFinding = new Map<number, string>();
-  /**
-   * What Pulse found about an incident's cause (the software the silent workstations share,
-   * what impairs Pulse itself) goes in the audit log too: it is evidence an ICB may be asked for.
-   */
-  async function auditFindings(events: IncidentEvent[]): Promise<void> {
-    for (const e of events) {
-      if (e.type !== 'opened' && e.type !== 'updated' && e.type !== 'resolved') continue;
-      const { id, key, finding } = e.incident;
-      if (e.type === 'resolved') {
-        auditedFinding.delete(id);
-        continue;
-      }
-      // Pulse's own reason changes by the second ("its event loop runs 1.3 s late"): its opening is audited, not each figure.
-      if (finding === null || (auditedFinding.has(id) && (key === 'pulse:self' || auditedFinding.get(id) === finding))) continue;
-      auditedFinding.set(id, finding);
-      await store.accounts.appendAudit({ at: clock.now(), actor: 'system', action: 'incident.finding', subject: `incident:${id}`, detail: { key, finding } });
-    }
-  }
+  /** Each new finding about an incident's cause, once, into the audit log (see incidents/audit-findings). */
+  const auditFindings = findingAuditor({ accounts: store.accounts, now: () => clock.now() });
 
   let incidentsBehind = false;
   /** Writes incident events; after a failed write, the next one rewrites everything open (idempotent). */
@@ -561,80 +539,23 @@ export function createPulse(deps: PulseDeps) {
     return c.json(errorBody('INTERNAL', 'Pulse could not answer this request; the error is in its log.'), 500);
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
-  /** Routes an HTTP upgrade to the dashboards' hub or the workers' gateway. */
-  const refuse = (socket: Duplex, status: string): void => {
-    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  };
-  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    void upgrade(req, socket, head).catch((err: unknown) => {
-      log('error', 'websocket upgrade failed', { error: String(err) });
-      refuse(socket, '500 Internal Server Error');
-    });
-  }
-  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname === '/ws') {
-      // Browsers always send Origin on a WebSocket: another site's page may not read the feed.
-      const origin = req.headers.origin;
-      const own = `http://${req.headers.host}`;
-      const ownTls = `https://${req.headers.host}`;
-      if (origin && origin !== own && origin !== ownTls && !authDeps.trustedOrigins.includes(origin)) {
-        log('warn', 'live feed refused: foreign origin', { origin });
-        return refuse(socket, '403 Forbidden');
-      }
-      const cookie = parseCookies(req.headers.cookie ?? '', SESSION_COOKIE)[SESSION_COOKIE];
-      const display = url.searchParams.get('display');
-      const principal = await principalOf(authDeps, cookie, display ? `Bearer ${display}` : undefined);
-      if (principal.kind === 'anonymous') return refuse(socket, '401 Unauthorized');
-      const scope = scopeOf(principal, estate);
-      const stillValid = async () => (await principalOf(authDeps, cookie, display ? `Bearer ${display}` : undefined)).kind !== 'anonymous';
-      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(recheck(ws, stillValid), scope === 'all' ? null : scope === 'none' ? () => false : scope));
-    } else if (url.pathname === '/workers') {
-      const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const stored = bearer ? await store.accounts.tokenBySecret(bearer, clock.now()) : null;
-      const shared = gateway.authorize(req);
-      if (!shared && stored?.kind !== 'worker') {
-        log('warn', 'worker connection refused: bad token', { address: req.socket.remoteAddress });
-        return refuse(socket, '401 Unauthorized');
-      }
-      const stillValid = async () => shared || (await store.accounts.tokenBySecret(bearer!, clock.now()))?.kind === 'worker';
-      const source = shared ? SHARED_SOURCE : tokenSource(stored!.id);
-      // A revoked token's contributions go with it: its checks turn unknown at once, not when stale.
-      const revoked = () => {
-        if (engine.forgetSource(source) > 0) ctx.poke();
-      };
-      wss.handleUpgrade(req, socket, head, (ws) => gateway.attach(recheck(ws, stillValid, revoked), source));
-    } else {
-      refuse(socket, '404 Not Found');
-    }
-  }
-
-  /**
-   * Open sockets with the check of the credentials they were opened with, run again on every
-   * heartbeat: signing out, disabling an account, or revoking a display link or worker token
-   * also ends a connection already open, not just the next one.
-   */
-  const openSockets = new Map<WebSocket, { stillValid: () => Promise<boolean>; onRevoked?: () => void }>();
-  function recheck(ws: WebSocket, stillValid: () => Promise<boolean>, onRevoked?: () => void): WebSocket {
-    openSockets.set(ws, { stillValid, ...(onRevoked ? { onRevoked } : {}) });
-    ws.once('close', () => openSockets.delete(ws));
-    return ws;
-  }
-  async function recheckSockets(): Promise<void> {
-    for (const [ws, { stillValid, onRevoked }] of openSockets) {
-      // A store error (e.g. while shutting down) is not a revocation.
-      if (!(await stillValid().catch(() => true))) {
-        ws.close(4401, 'signed out, or the link or token was revoked');
-        onRevoked?.();
-      }
-    }
-  }
+  const upgrades = liveUpgrades({
+    authDeps,
+    accounts: store.accounts,
+    estate,
+    hub,
+    gateway,
+    forgetSource: (source) => engine.forgetSource(source),
+    poke: () => ctx.poke(),
+    log,
+    now: () => clock.now(),
+  });
+  const { handleUpgrade, recheckSockets } = upgrades;
 
   function close(reason: string): void {
     hub.closeAll(1001, reason);
     gateway.closeAll(1001, reason);
-    wss.close();
+    upgrades.close();
   }
 
   return {

@@ -1,0 +1,115 @@
+// Routes an HTTP upgrade to the dashboards' live hub (/ws) or the workers' gateway
+// (/workers), after checking who is asking: a dashboard's origin and session or display
+// link, a worker's shared or stored token. It keeps each open socket with the check of the
+// credentials it opened with, so `recheckSockets` (run on every heartbeat) ends a connection
+// whose session, link or token has gone. It must never read or judge status, never send
+// feed or worker messages itself (the hub and the gateway do), and never let a socket in
+// without a principal or a worker token.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { parse as parseCookies } from 'hono/utils/cookie';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { principalOf, type AuthDeps, SESSION_COOKIE } from '../auth/middleware';
+import { scopeOf } from '../auth/permissions';
+import type { AccountStore } from '../auth/types';
+import type { Estate } from '../config/estate';
+import type { Logger } from '../log';
+import { SHARED_SOURCE, tokenSource } from '../status/engine';
+import type { WorkerGateway } from '../workers/gateway';
+import type { LiveHub } from './hub';
+
+export interface UpgradeDeps {
+  authDeps: AuthDeps;
+  accounts: Pick<AccountStore, 'tokenBySecret'>;
+  estate: Estate;
+  hub: Pick<LiveHub, 'attach'>;
+  gateway: Pick<WorkerGateway, 'authorize' | 'attach'>;
+  /** Drops what one credential contributed (engine.forgetSource); returns how many checks it touched. */
+  forgetSource: (source: string) => number;
+  /** Asks for a tick soon. */
+  poke: () => void;
+  log: Logger;
+  now: () => number;
+}
+
+export function liveUpgrades(deps: UpgradeDeps) {
+  const { authDeps, accounts, estate, hub, gateway, log } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  const refuse = (socket: Duplex, status: string): void => {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
+  /** Routes an HTTP upgrade to the dashboards' hub or the workers' gateway. */
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    void upgrade(req, socket, head).catch((err: unknown) => {
+      log('error', 'websocket upgrade failed', { error: String(err) });
+      refuse(socket, '500 Internal Server Error');
+    });
+  }
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/ws') {
+      // Browsers always send Origin on a WebSocket: another site's page may not read the feed.
+      const origin = req.headers.origin;
+      const own = `http://${req.headers.host}`;
+      const ownTls = `https://${req.headers.host}`;
+      if (origin && origin !== own && origin !== ownTls && !authDeps.trustedOrigins.includes(origin)) {
+        log('warn', 'live feed refused: foreign origin', { origin });
+        return refuse(socket, '403 Forbidden');
+      }
+      const cookie = parseCookies(req.headers.cookie ?? '', SESSION_COOKIE)[SESSION_COOKIE];
+      const display = url.searchParams.get('display');
+      const principal = await principalOf(authDeps, cookie, display ? `Bearer ${display}` : undefined);
+      if (principal.kind === 'anonymous') return refuse(socket, '401 Unauthorized');
+      const scope = scopeOf(principal, estate);
+      const stillValid = async () => (await principalOf(authDeps, cookie, display ? `Bearer ${display}` : undefined)).kind !== 'anonymous';
+      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(recheck(ws, stillValid), scope === 'all' ? null : scope === 'none' ? () => false : scope));
+    } else if (url.pathname === '/workers') {
+      const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const stored = bearer ? await accounts.tokenBySecret(bearer, deps.now()) : null;
+      const shared = gateway.authorize(req);
+      if (!shared && stored?.kind !== 'worker') {
+        log('warn', 'worker connection refused: bad token', { address: req.socket.remoteAddress });
+        return refuse(socket, '401 Unauthorized');
+      }
+      const stillValid = async () => shared || (await accounts.tokenBySecret(bearer!, deps.now()))?.kind === 'worker';
+      const source = shared ? SHARED_SOURCE : tokenSource(stored!.id);
+      // A revoked token's contributions go with it: its checks turn unknown at once, not when stale.
+      const revoked = () => {
+        if (deps.forgetSource(source) > 0) deps.poke();
+      };
+      wss.handleUpgrade(req, socket, head, (ws) => gateway.attach(recheck(ws, stillValid, revoked), source));
+    } else {
+      refuse(socket, '404 Not Found');
+    }
+  }
+
+  /**
+   * Open sockets with the check of the credentials they were opened with, run again on every
+   * heartbeat: signing out, disabling an account, or revoking a display link or worker token
+   * also ends a connection already open, not just the next one.
+   */
+  const openSockets = new Map<WebSocket, { stillValid: () => Promise<boolean>; onRevoked?: () => void }>();
+  function recheck(ws: WebSocket, stillValid: () => Promise<boolean>, onRevoked?: () => void): WebSocket {
+    openSockets.set(ws, { stillValid, ...(onRevoked ? { onRevoked } : {}) });
+    ws.once('close', () => openSockets.delete(ws));
+    return ws;
+  }
+  async function recheckSockets(): Promise<void> {
+    for (const [ws, { stillValid, onRevoked }] of openSockets) {
+      // A store error (e.g. while shutting down) is not a revocation.
+      if (!(await stillValid().catch(() => true))) {
+        ws.close(4401, 'signed out, or the link or token was revoked');
+        onRevoked?.();
+      }
+    }
+  }
+
+  /** Stops taking upgrades; the hub and the gateway close the sockets they hold. */
+  function close(): void {
+    wss.close();
+  }
+
+  return { handleUpgrade, recheckSockets, close };
+}
+
+export type LiveUpgrades = ReturnType<typeof liveUpgrades>;
