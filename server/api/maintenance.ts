@@ -71,6 +71,7 @@ export function maintenanceRoutes(ctx: ApiContext) {
       responses: {
         200: json(z.object({ cancelled: z.literal(true) }), 'Cancelled'),
         404: errors[404],
+        403: json(ErrorBody, 'The window is on a practice outside the caller’s scope'),
         409: json(ErrorBody, 'The window comes from the estate file: change it there'),
         400: errors[400],
       },
@@ -78,13 +79,24 @@ export function maintenanceRoutes(ctx: ApiContext) {
     async (c) => {
       const { id } = c.req.valid('param');
       const { by } = c.req.valid('json');
+      // Scoped exactly as planning is: a practice's window only by those who see the practice.
+      const window = ctx.maintenance.list(ctx.now()).find((w) => w.id === id);
+      if (window?.subject.startsWith('practice:') && !ctx.sees(c)(window.subject.slice('practice:'.length))) {
+        return c.json(errorBody('FORBIDDEN', `window ${id} is on ${window.subject}, which is not one of your practices`), 403);
+      }
       const result = await ctx.maintenance.cancel(id, by, ctx.now());
       if (result === 'not-found') return c.json(errorBody('NOT_FOUND', `no open maintenance window ${id}`), 404);
       if (result === 'from-config') {
         return c.json(errorBody('FROM_CONFIG', `window ${id} is planned in the estate file (${ctx.estate.source}); change it there`), 409);
       }
       ctx.log('info', 'maintenance window cancelled', { id, by });
-      await ctx.accounts.appendAudit({ at: ctx.now(), actor: ctx.actor(c), action: 'maintenance.cancel', subject: null, detail: { id, by } });
+      await ctx.accounts.appendAudit({
+        at: ctx.now(),
+        actor: ctx.actor(c),
+        action: 'maintenance.cancel',
+        subject: window?.subject ?? null,
+        detail: { id, by },
+      });
       ctx.poke();
       return c.json({ cancelled: true as const }, 200);
     },

@@ -93,7 +93,9 @@ export function decide(
     case 'backup.bulk':
     case 'tokens.manage':
     case 'audit.read':
-    case 'config.reload':
       return role === 'ops' ? 'allow' : 'forbidden';
+    case 'config.reload':
+      // A reload reconnects every ICB's dashboards and workers: national ops only.
+      return role === 'ops' && principal.kind === 'user' && principal.user.icb === null ? 'allow' : 'forbidden';
   }
 }

@@ -148,7 +148,7 @@ const TABLE: { route: string; path: () => string; body?: unknown; method?: strin
   { route: 'POST /api/tokens', path: () => '/api/tokens', body: { kind: 'display', name: 'wall' }, allowed: ops },
   { route: 'POST /api/tokens/:id/revoke', path: () => '/api/tokens/9999/revoke', body: {}, allowed: ops },
   { route: 'GET /api/audit', path: () => '/api/audit', allowed: ops },
-  { route: 'POST /api/admin/reload', path: () => '/api/admin/reload', body: {}, allowed: ops },
+  { route: 'POST /api/admin/reload', path: () => '/api/admin/reload', body: {}, allowed: ['ops-national'] },
   { route: 'GET /status/:ods', path: () => '/status/A00001', allowed: CALLERS },
   { route: 'GET /status.css', path: () => '/status.css', allowed: CALLERS },
 ];
@@ -209,6 +209,42 @@ describe('scope: nothing of another practice leaks', () => {
     expect(res.headers.get('content-type')).toContain('application/json');
     expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+});
+
+describe('issue 13: holes an attack found', () => {
+  it('lets an ICB’s ops cancel only their ICB’s practice windows, and records the window’s subject', async () => {
+    const now = Date.now();
+    const plan = async (subject: string) => {
+      const res = await pulse.app.request('/api/maintenance', {
+        method: 'POST',
+        headers: { ...headers['ops-national'], 'content-type': 'application/json' },
+        body: JSON.stringify({ subject, start: new Date(now + 3_600_000).toISOString(), end: new Date(now + 7_200_000).toISOString(), author: 'National desk', reason: 'failover test' }),
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const cancel = (id: string, caller: Caller) =>
+      pulse.app.request(`/api/maintenance/${id}/cancel`, {
+        method: 'POST',
+        headers: { ...headers[caller], 'content-type': 'application/json' },
+        body: JSON.stringify({ by: caller }),
+      });
+    const elsewhere = await plan('practice:B00003'); // QHM, not the QWO ops user's ICB
+    const res = await cancel(elsewhere, 'ops-icb');
+    expect(res.status).toBe(403);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/not one of your practices/);
+    expect(pulse.engine.status('practice:B00003')).toBeDefined();
+    const own = await plan('practice:A00002');
+    expect((await cancel(own, 'ops-icb')).status).toBe(200);
+    expect((await cancel(elsewhere, 'ops-national')).status).toBe(200);
+    const entries = (await store.accounts.auditEntries(50, 0)).filter((e) => e.action === 'maintenance.cancel');
+    expect(entries.map((e) => e.subject).sort()).toEqual(['practice:A00002', 'practice:B00003']);
+  });
+
+  it('keeps a configuration reload (which reconnects every ICB’s screens) to national ops', async () => {
+    const icb = await pulse.app.request('/api/admin/reload', { method: 'POST', headers: { ...headers['ops-icb'], 'content-type': 'application/json' }, body: '{}' });
+    expect(icb.status).toBe(403);
   });
 });
 
