@@ -42,6 +42,8 @@ import { secureHeaders } from 'hono/secure-headers';
 import { LiveHub } from './live/hub';
 import { liveUpgrades } from './live/upgrade';
 import type { Logger } from './log';
+import { NO_TRUSTED_PROXIES, clientAddress, type TrustedProxies } from './http/client-address';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { MaintenanceBook } from './maintenance';
 import { createMetrics, metricsTokenCheck } from './metrics';
 import { SERVER_SOURCE, SHARED_SOURCE, StatusEngine, splitKey, tokenSource, type EngineSnapshot } from './status/engine';
@@ -85,6 +87,11 @@ export interface PulseDeps {
    * out (a jump looks exactly like a stall).
    */
   selfObserver?: ServerObserver | null;
+  /**
+   * Reverse proxies whose X-Forwarded-For / X-Real-IP are believed (PULSE_TRUSTED_PROXIES);
+   * default none: every client is its connection's own address.
+   */
+  trustedProxies?: TrustedProxies;
   /** Reloads the estate file without a restart (main.ts provides it). */
   reload?: () => Promise<{ ok: true; practices: number; checks: number } | { ok: false; error: string }>;
   /** Sessions and cross-site rules. */
@@ -101,6 +108,7 @@ export interface PulseDeps {
 export function createPulse(deps: PulseDeps) {
   const { estate, store, clock, log } = deps;
   const heartbeatMs = deps.heartbeatMs ?? 5_000;
+  const trustedProxies = deps.trustedProxies ?? NO_TRUSTED_PROXIES;
   const startedAt = clock.now();
   const engine = new StatusEngine(estate, startedAt);
   engine.recompute(startedAt);
@@ -410,6 +418,15 @@ export function createPulse(deps: PulseDeps) {
   ctx.sees = (c) => {
     const scope = scopeOf(c.get('principal'), estate);
     return scope === 'all' ? () => true : scope === 'none' ? () => false : scope;
+  };
+  ctx.clientAddress = (c) => {
+    let peer: string | undefined;
+    try {
+      peer = getConnInfo(c).remote.address;
+    } catch {
+      // Not over a Node socket (app.request in tests): no peer to name.
+    }
+    return clientAddress(peer, (name) => c.req.header(name), trustedProxies);
   };
   ctx.actor = (c) => {
     const p = c.get('principal');

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ConfigError, loadEstateFile } from './config/estate';
 import type { AccountStore } from './auth/types';
+import { parseTrustedProxies } from './http/client-address';
 import { jsonLogger } from './log';
 import { startPulse, type StartOptions } from './main';
 
@@ -41,6 +42,13 @@ function readOptions() {
   if (publicUrl !== undefined && !/^https?:\/\/[^/?#\s]+\/?$/.test(publicUrl)) {
     fail(`PULSE_PUBLIC_URL: "${publicUrl}" is not an address such as https://pulse.example.nhs.uk`);
   }
+  // Reverse proxies whose X-Forwarded-For / X-Real-IP are believed; from anyone else they are ignored.
+  let trustedProxies;
+  try {
+    trustedProxies = parseTrustedProxies(process.env.PULSE_TRUSTED_PROXIES);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   return {
     config: values.config ?? process.env.PULSE_CONFIG,
     port,
@@ -50,6 +58,7 @@ function readOptions() {
     workerToken: process.env.PULSE_WORKER_TOKEN || undefined,
     publicUrl,
     metricsToken: process.env.PULSE_METRICS_TOKEN || undefined,
+    trustedProxies,
   };
 }
 

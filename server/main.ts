@@ -10,6 +10,7 @@ import { serve } from '@hono/node-server';
 import { createPulse, type Pulse } from './app';
 import { ConfigError, loadEstateFile, type Estate } from './config/estate';
 import { FleetConfigError } from './fleet';
+import type { TrustedProxies } from './http/client-address';
 import type { Logger } from './log';
 import { SqliteStore } from './store/sqlite';
 import { ServerObserver } from './self/observer';
@@ -42,6 +43,8 @@ export interface StartOptions {
   publicUrl?: string;
   /** Bearer token Prometheus must present to scrape /metrics (PULSE_METRICS_TOKEN); none: open. */
   metricsToken?: string;
+  /** Reverse proxies whose forwarded headers are believed (PULSE_TRUSTED_PROXIES); none: no one's. */
+  trustedProxies?: TrustedProxies;
 }
 
 export type ReloadResult = { ok: true; practices: number; checks: number } | { ok: false; error: string };
@@ -77,6 +80,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
         : undefined,
       reload: () => reload(),
       metricsToken: opts.metricsToken,
+      ...(opts.trustedProxies ? { trustedProxies: opts.trustedProxies } : {}),
       ...(opts.backupBackoff ? { backupBackoff: opts.backupBackoff } : {}),
     });
   let pulse = build(opts.estate);

@@ -34,6 +34,11 @@ export interface ApiContext {
   guard: (permission: Permission, target?: (c: Context<AppEnv>) => Target | Promise<Target>) => Guard;
   /** Whether the caller may see a practice. */
   sees: (c: Context<AppEnv>) => (ods: string) => boolean;
+  /**
+   * The caller's network address, for throttling and the audit log: the peer's own, or what a
+   * configured reverse proxy (PULSE_TRUSTED_PROXIES) says it saw — never a header from anyone else.
+   */
+  clientAddress: (c: Context) => string;
   /** Who the caller is, for audit entries and `by` fields. */
   actor: (c: Context<AppEnv>) => string;
 }

@@ -3,6 +3,7 @@
 // only when the peer is one of the configured proxies (PULSE_TRUSTED_PROXIES). From anyone
 // else those headers are ignored: otherwise any client could name itself a fresh address
 // and step round the per-address sign-in lock or connection limit.
+import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 
 export interface TrustedProxies {
@@ -79,4 +80,16 @@ export function clientAddress(peer: string | undefined, header: (name: string) =
   }
   const real = header('x-real-ip')?.trim();
   return real && isIP(normaliseAddress(real)) !== 0 ? normaliseAddress(real) : self;
+}
+
+/** `clientAddress` of a Node request (a WebSocket upgrade, which never reaches Hono). */
+export function requestAddress(req: IncomingMessage, trusted: TrustedProxies): string {
+  return clientAddress(
+    req.socket.remoteAddress,
+    (name) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+    trusted,
+  );
 }
