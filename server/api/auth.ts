@@ -3,8 +3,6 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { deleteCookie } from 'hono/cookie';
-import { getConnInfo } from '@hono/node-server/conninfo';
-import { isIP } from 'node:net';
 import { AUDIT_EXPORT_FORMATS, auditExport, auditExportFilename, readWholeAuditLog } from '../auth/audit-export';
 import { SESSION_COOKIE, setSessionCookie, type AppEnv } from '../auth/middleware';
 import { dummyVerify, hashPassword, needsRehash, verifyPassword } from '../auth/password';
@@ -58,24 +56,6 @@ const userView = (u: User) => ({
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const tokenView = (t: ApiToken) => ({ ...t, createdAt: iso(t.createdAt)!, lastUsedAt: iso(t.lastUsedAt), revokedAt: iso(t.revokedAt) });
 
-/**
- * The client's address, for throttling and the audit log. Behind a reverse proxy on the same
- * host (docs/security.md) every connection comes from loopback, so the address the proxy
- * saw, in X-Real-IP, is used instead: otherwise one person's wrong passwords would lock
- * everyone out. The header is believed only from a loopback peer, never from the network.
- */
-export function addressOf(c: Context): string {
-  let peer: string;
-  try {
-    peer = getConnInfo(c).remote.address ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-  const forwarded = c.req.header('x-real-ip')?.trim();
-  const loopback = /^(127\.|::1$|::ffff:127\.)/.test(peer);
-  return loopback && forwarded && isIP(forwarded) ? forwarded : peer;
-}
-
 export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
   const app = new OpenAPIHono<AppEnv>();
   const audit = (c: Context<AppEnv>, action: string, subject: string | null, detail: Record<string, unknown>, actor = ctx.actor(c)) =>
@@ -103,7 +83,8 @@ export function authRoutes(ctx: ApiContext, opts: AuthRouteOptions) {
     }),
     async (c) => {
       const { username, password } = c.req.valid('json');
-      const address = addressOf(c);
+      // The peer's address, or what a configured proxy (PULSE_TRUSTED_PROXIES) saw: a header from anyone else is ignored.
+      const address = ctx.clientAddress(c);
       const now = ctx.now();
       const gate = opts.throttle.check(username, address, now);
       const found = await ctx.accounts.userForSignIn(username);

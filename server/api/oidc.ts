@@ -8,7 +8,6 @@ import { setSessionCookie } from '../auth/middleware';
 import { mapClaims } from '../auth/claims';
 import type { OidcConfig } from '../auth/oidc-config';
 import { OidcError, type OidcClient, type PendingSignIn } from '../auth/oidc';
-import { addressOf } from './auth';
 import type { ApiContext } from './context';
 
 const PENDING_COOKIE = 'pulse_oidc';
@@ -38,7 +37,7 @@ export function oidcRoutes(ctx: ApiContext, oidc: OidcClient, config: OidcConfig
   });
 
   app.get('/auth/oidc/callback', publicRoute, async (c) => {
-    const address = addressOf(c);
+    const address = ctx.clientAddress(c);
     const audit = (action: string, subject: string | null, detail: Record<string, unknown>, actor: string) =>
       ctx.accounts.appendAudit({ at: ctx.now(), actor, action, subject, detail: { ...detail, address, via: 'oidc' } });
     const raw = getCookie(c, PENDING_COOKIE);

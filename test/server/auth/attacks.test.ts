@@ -16,6 +16,7 @@ import WebSocket from 'ws';
 import { createPulse } from '../../../server/app';
 import { hashPassword } from '../../../server/auth/password';
 import { loadEstateFile, parseEstate } from '../../../server/config/estate';
+import { parseTrustedProxies } from '../../../server/http/client-address';
 import type { LiveServerMessage } from '../../../server/live/protocol';
 import { silentLogger } from '../../../server/log';
 import { startPulse, type RunningPulse, type StartOptions } from '../../../server/main';
@@ -534,8 +535,8 @@ describe('password guessing', () => {
     expect(new Set(failed.map((e) => e.subject))).toEqual(new Set([...names, 'no-such-user'].map((n) => `user:${n}`)));
   });
 
-  it('behind a proxy on the same host, throttles the client address it reports (X-Real-IP), so one client cannot lock everyone out', async () => {
-    const running = await start();
+  it('behind a configured proxy on the same host, throttles the client address it reports (X-Real-IP), so one client cannot lock everyone out', async () => {
+    const running = await start({ trustedProxies: parseTrustedProxies('127.0.0.1') });
     const auditor = await signIn(running.url, running.store.accounts, { role: 'ops', icb: null });
     const names = ['p1', 'p2', 'p3', 'p4', 'p5'];
     for (const name of [...names, 'colleague']) await user(running, name);
