@@ -44,10 +44,13 @@ import { liveUpgrades } from './live/upgrade';
 import type { Logger } from './log';
 import { NO_TRUSTED_PROXIES, clientAddress, type TrustedProxies } from './http/client-address';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { hostPolicy, misdirectedMessage, type HostPolicy } from './http/host-check';
 import { MaintenanceBook } from './maintenance';
 import { createMetrics, metricsTokenCheck } from './metrics';
 import { SERVER_SOURCE, SHARED_SOURCE, StatusEngine, splitKey, tokenSource, type EngineSnapshot } from './status/engine';
 import type { Store } from './store/types';
+import { StoreHealth, reasonText } from './store/health';
+import { TransitionBacklog, type TransitionGap } from './history/backlog';
 import { Views } from './views';
 import { randomUUID } from 'node:crypto';
 import { BackupService } from './backup/service';
@@ -67,6 +70,8 @@ export interface Clock {
 export interface PulseDeps {
   estate: Estate;
   store: Store;
+  /** Status transitions held in memory while the store cannot take them; default 100,000. */
+  transitionBacklogLimit?: number;
   clock: Clock;
   log: Logger;
   /** Shared secret probe workers present as a bearer token. */
@@ -92,6 +97,11 @@ export interface PulseDeps {
    * default none: every client is its connection's own address.
    */
   trustedProxies?: TrustedProxies;
+  /**
+   * Which `Host` is answered (PULSE_PUBLIC_URL's and PULSE_ALLOWED_HOSTS); others get 421.
+   * Default: loopback names and IP addresses only (see http/host-check.ts).
+   */
+  hosts?: HostPolicy;
   /** Reloads the estate file without a restart (main.ts provides it). */
   reload?: () => Promise<{ ok: true; practices: number; checks: number } | { ok: false; error: string }>;
   /** Sessions and cross-site rules. */
@@ -109,6 +119,7 @@ export function createPulse(deps: PulseDeps) {
   const { estate, store, clock, log } = deps;
   const heartbeatMs = deps.heartbeatMs ?? 5_000;
   const trustedProxies = deps.trustedProxies ?? NO_TRUSTED_PROXIES;
+  const hosts = deps.hosts ?? hostPolicy();
   const startedAt = clock.now();
   const engine = new StatusEngine(estate, startedAt);
   engine.recompute(startedAt);
@@ -195,8 +206,20 @@ export function createPulse(deps: PulseDeps) {
       }),
   });
 
+  /** Whether the store takes writes (disk full, read-only, …): set by every failed write, cleared by the next good one. */
+  const storeHealth = new StoreHealth({
+    classify: (err) => store.classifyError(err),
+    log,
+    onFailure: (reason) => metrics.storeUnavailable(reason),
+    now: () => clock.now(),
+  });
+  /** Transitions the store could not take yet: written first when it can (or one exact gap record). */
+  const backlog = new TransitionBacklog(deps.transitionBacklogLimit);
+
   metrics = createMetrics({
     estate,
+    storeProblem: () => storeHealth.problem?.reason ?? null,
+    transitionBacklog: () => ({ held: backlog.size, dropped: backlog.droppedTotal }),
     now: () => clock.now(),
     practiceCounts: () => views.counts(),
     serviceCounts: () => views.serviceCounts(),
@@ -294,21 +317,61 @@ export function createPulse(deps: PulseDeps) {
       const changes = engine.recompute(now);
       // Every tick, even without changes: the tracker writes coalesced counts when they fall due.
       const incidentEvents = incidents.update(now, changedSubjects(estate, changes), selfReason());
-      if (changes.length === 0 && incidentEvents.length === 0) return 0;
+      if (changes.length === 0 && incidentEvents.length === 0) {
+        await catchUpStore(now);
+        return 0;
+      }
       for (const change of changes) metrics.transition(splitKey(change.subject)[0], change.to);
       const delta = views.apply(changes);
       hub.publish({ ...delta, counts: views.counts(), incidents: changedIncidents(incidentEvents) });
+      backlog.push(changes);
+      lastStoreTry = now;
       try {
-        await timedWrite('transitions', () => store.recordTransitions(changes));
+        await timedWrite('transitions', () => backlog.flush((rows) => store.recordTransitions(rows), recordGap).then(() => undefined));
         await timedWrite('incidents', () => persistIncidents(incidentEvents));
         await auditFindings(incidentEvents);
+        storeHealth.succeeded();
       } catch (err) {
-        log('error', 'could not store status transitions or incidents', { count: changes.length, error: String(err) });
+        // The store's own trouble is logged once per change of state (storeHealth); anything else each time.
+        if (storeHealth.failed(err) === null) {
+          log('error', 'could not store status transitions or incidents', { count: changes.length, error: String(err) });
+        }
       }
       return changes.length;
     } finally {
       ticking = false;
     }
+  }
+
+  let lastStoreTry = 0;
+  /**
+   * While the store is unavailable, at most once a second: write the transitions held in
+   * memory (or, with none, a probe write), so history catches up and readiness returns.
+   */
+  async function catchUpStore(now: number): Promise<void> {
+    const behind = backlog.size > 0 || backlog.pendingGap !== null;
+    if (!behind && storeHealth.problem === null) return;
+    if (now - lastStoreTry < 1_000) return;
+    lastStoreTry = now;
+    try {
+      if (behind) await timedWrite('transitions', () => backlog.flush((rows) => store.recordTransitions(rows), recordGap).then(() => undefined));
+      else await store.probeWrite();
+      storeHealth.succeeded();
+    } catch (err) {
+      if (storeHealth.failed(err) === null) log('error', 'could not store held status transitions', { count: backlog.size, error: String(err) });
+    }
+  }
+
+  /** Transitions dropped past the backlog's bound: exactly how many and when, in the audit log. */
+  async function recordGap(gap: TransitionGap): Promise<void> {
+    log('warn', `status history has a gap: ${gap.dropped} transitions were not stored`, { ...gap });
+    await store.accounts.appendAudit({
+      at: clock.now(),
+      actor: 'system',
+      action: 'history.gap',
+      subject: null,
+      detail: { dropped: gap.dropped, from: new Date(gap.from).toISOString(), to: new Date(gap.to).toISOString() },
+    });
   }
 
   /** One store write, timed for pulse_store_write_duration_seconds (failures counted too). */
@@ -465,10 +528,16 @@ export function createPulse(deps: PulseDeps) {
       crossOriginEmbedderPolicy: false,
     }),
   );
+  // DNS rebinding: a request addressed to a name Pulse does not answer to goes no further.
+  app.use('*', async (c, next) => {
+    const host = c.req.header('host');
+    if (!hosts.allows(host)) return c.json(errorBody('MISDIRECTED_REQUEST', misdirectedMessage(host ?? '')), 421);
+    await next();
+  });
   app.use('*', authenticate(authDeps));
   const publicRoute = guard('public');
   app.use('*', requestLog(log));
-  app.route('/', opsRoutes(ctx, { readiness: async () => readiness(await selfFacts()), reload: deps.reload ?? null }));
+  app.route('/', opsRoutes(ctx, { readiness: async () => readiness(await selfFacts()), storeProblem: () => storeHealth.problem?.reason ?? null, reload: deps.reload ?? null }));
   app.get('/metrics', publicRoute, async (c) => {
     if (metricsAuthorized && !metricsAuthorized(c.req.header('authorization'))) {
       c.header('WWW-Authenticate', 'Bearer realm="pulse-metrics"');
@@ -552,6 +621,12 @@ export function createPulse(deps: PulseDeps) {
     if (err instanceof HTTPException && err.status < 500) {
       return c.json(errorBody('BAD_REQUEST', err.message || 'the request could not be read'), err.status);
     }
+    // The database's own trouble (disk full, read-only, I/O error): a clear 503, logged once per change.
+    const unavailable = storeHealth.failed(err);
+    if (unavailable !== null) {
+      c.header('Retry-After', '30');
+      return c.json(errorBody('STORE_UNAVAILABLE', reasonText(unavailable)), 503);
+    }
     log('error', 'request failed', { method: c.req.method, path: c.req.path, error: String(err) });
     return c.json(errorBody('INTERNAL', 'Pulse could not answer this request; the error is in its log.'), 500);
   });
@@ -567,7 +642,15 @@ export function createPulse(deps: PulseDeps) {
     log,
     now: () => clock.now(),
   });
-  const { handleUpgrade, recheckSockets } = upgrades;
+  const { recheckSockets } = upgrades;
+  /** Upgrades (/ws, /workers) obey the same Host check as HTTP before the live code sees them. */
+  const handleUpgrade: typeof upgrades.handleUpgrade = (req, socket, head) => {
+    if (hosts.allows(req.headers.host)) return upgrades.handleUpgrade(req, socket, head);
+    const body = JSON.stringify(errorBody('MISDIRECTED_REQUEST', misdirectedMessage(req.headers.host ?? '')));
+    socket.end(
+      `HTTP/1.1 421 Misdirected Request\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  };
 
   function close(reason: string): void {
     hub.closeAll(1001, reason);

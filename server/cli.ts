@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { ConfigError, loadEstateFile } from './config/estate';
 import type { AccountStore } from './auth/types';
 import { parseTrustedProxies } from './http/client-address';
+import { parseAllowedHosts } from './http/host-check';
 import { jsonLogger } from './log';
 import { startPulse, type StartOptions } from './main';
 
@@ -43,9 +44,11 @@ function readOptions() {
     fail(`PULSE_PUBLIC_URL: "${publicUrl}" is not an address such as https://pulse.example.nhs.uk`);
   }
   // Reverse proxies whose X-Forwarded-For / X-Real-IP are believed; from anyone else they are ignored.
-  let trustedProxies;
+  let trustedProxies, allowedHosts;
   try {
     trustedProxies = parseTrustedProxies(process.env.PULSE_TRUSTED_PROXIES);
+    // Host names answered besides PULSE_PUBLIC_URL's (the DNS-rebinding check).
+    allowedHosts = parseAllowedHosts(process.env.PULSE_ALLOWED_HOSTS);
   } catch (err) {
     fail((err as Error).message);
   }
@@ -59,6 +62,7 @@ function readOptions() {
     publicUrl,
     metricsToken: process.env.PULSE_METRICS_TOKEN || undefined,
     trustedProxies,
+    allowedHosts,
   };
 }
 

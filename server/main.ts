@@ -11,6 +11,7 @@ import { createPulse, type Pulse } from './app';
 import { ConfigError, loadEstateFile, type Estate } from './config/estate';
 import { FleetConfigError } from './fleet';
 import type { TrustedProxies } from './http/client-address';
+import { hostPolicy } from './http/host-check';
 import type { Logger } from './log';
 import { SqliteStore } from './store/sqlite';
 import { ServerObserver } from './self/observer';
@@ -45,6 +46,8 @@ export interface StartOptions {
   metricsToken?: string;
   /** Reverse proxies whose forwarded headers are believed (PULSE_TRUSTED_PROXIES); none: no one's. */
   trustedProxies?: TrustedProxies;
+  /** Host names answered besides PULSE_PUBLIC_URL's (PULSE_ALLOWED_HOSTS); others get 421. */
+  allowedHosts?: string[];
 }
 
 export type ReloadResult = { ok: true; practices: number; checks: number } | { ok: false; error: string };
@@ -64,6 +67,10 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
   const store = new SqliteStore(opts.dataDir);
   const workerToken = opts.workerToken ?? randomBytes(24).toString('base64url');
   // One per process: it outlives a reload, and its view of stalls is the process's own.
+  const hosts = hostPolicy([...(opts.publicUrl ? [new URL(opts.publicUrl).hostname] : []), ...(opts.allowedHosts ?? [])]);
+  if (hosts.names.length === 0 && !['127.0.0.1', '::1', 'localhost'].includes(opts.host)) {
+    opts.log('warn', 'no PULSE_PUBLIC_URL or PULSE_ALLOWED_HOSTS: Pulse answers requests addressed to an IP address or localhost, and refuses every host name with 421', { host: opts.host });
+  }
   const observer = new ServerObserver({ tickMs: opts.tickMs ?? 250 });
   const build = (estate: Estate) =>
     createPulse({
@@ -81,6 +88,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
       reload: () => reload(),
       metricsToken: opts.metricsToken,
       ...(opts.trustedProxies ? { trustedProxies: opts.trustedProxies } : {}),
+      hosts,
       ...(opts.backupBackoff ? { backupBackoff: opts.backupBackoff } : {}),
     });
   let pulse = build(opts.estate);
