@@ -21,6 +21,7 @@ import type { PracticeView, ServiceView } from './live/protocol';
 import { MAX_CLOCK_SKEW_MS, isUnjudged, staleAfterMs } from './status/rollup';
 import { STATUS_LEVELS, type StatusLevel } from './status/types';
 import { REJECT_REASONS, type RejectReason } from './workers/gateway';
+import { STORE_UNAVAILABLE_REASONS, type StoreUnavailableReason } from './store/health';
 
 export interface MetricsSources {
   estate: Estate;
@@ -40,6 +41,10 @@ export interface MetricsSources {
   selfImpaired?: () => boolean;
   /** The server's own event-loop delay (ms) as its self-watch judges it (p99 over its window). */
   serverEventLoopDelayMs?: () => number;
+  /** Why the store refuses writes now (disk full, read-only, …), or null while it takes them. */
+  storeProblem?: () => StoreUnavailableReason | null;
+  /** Status transitions held in memory for the store, and those dropped past the bound. */
+  transitionBacklog?: () => { held: number; dropped: number };
 }
 
 export const INCIDENT_KINDS: readonly IncidentKind[] = ['service', 'practice', 'pcn', 'endpoints', 'pulse'];
@@ -301,6 +306,39 @@ export function createMetrics(sources: MetricsSources) {
       this.set((sources.serverEventLoopDelayMs?.() ?? 0) / 1000);
     },
   });
+  new Gauge({
+    name: 'pulse_store_available',
+    help: '1 while the store takes writes; 0 after a write failed for the database itself (disk full, read-only, I/O error), until one succeeds.',
+    registers: [registry],
+    collect() {
+      this.set(sources.storeProblem?.() ? 0 : 1);
+    },
+  });
+  const storeUnavailable = new Counter({
+    name: 'pulse_store_failures_total',
+    help: 'Store operations (writes, sign-ins, reads) that failed for the database itself, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of STORE_UNAVAILABLE_REASONS) storeUnavailable.inc({ reason }, 0);
+  new Gauge({
+    name: 'pulse_history_transitions_pending',
+    help: 'Status transitions held in memory because the store could not take them; written when it can.',
+    registers: [registry],
+    collect() {
+      this.set(sources.transitionBacklog?.().held ?? 0);
+    },
+  });
+  new Counter({
+    name: 'pulse_history_transitions_dropped_total',
+    help: 'Status transitions dropped from the in-memory backlog past its bound (each gap is one history.gap audit entry).',
+    registers: [registry],
+    collect() {
+      const dropped = sources.transitionBacklog?.().dropped ?? 0;
+      this.reset();
+      this.inc(dropped);
+    },
+  });
   const serverStalls = new Counter({
     name: 'pulse_server_stalls_total',
     help: 'Times the server found it had not run for far longer than its tick (a GC pause, a VM migration, SIGSTOP, a starved CPU).',
@@ -480,6 +518,10 @@ export function createMetrics(sources: MetricsSources) {
     },
     liveMessage(type: string) {
       liveMessages.inc({ type });
+    },
+    /** One store operation failed for the database itself (see store/health.ts). */
+    storeUnavailable(reason: StoreUnavailableReason) {
+      storeUnavailable.inc({ reason });
     },
     storeWrite(operation: StoreOperation, seconds: number, ok: boolean) {
       storeWrites.observe({ operation }, seconds);

@@ -3,9 +3,12 @@ import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { AppEnv } from '../auth/middleware';
 import { errorBody, type ApiContext } from './context';
 import { ErrorBody, json } from './schemas';
+import { reasonText, type StoreUnavailableReason } from '../store/health';
 
 export interface OpsDeps {
   readiness: () => Promise<{ ready: boolean; reasons: string[]; impaired: string | null }>;
+  /** Why the store refuses writes now (disk full, read-only, …), or null: Pulse is then not ready. */
+  storeProblem?: () => StoreUnavailableReason | null;
   /** Loads the estate file again and swaps it in; null when this Pulse cannot reload (tests). */
   reload: (() => Promise<{ ok: true; practices: number; checks: number } | { ok: false; error: string }>) | null;
 }
@@ -44,6 +47,10 @@ export function opsRoutes(ctx: ApiContext, deps: OpsDeps) {
     }),
     async (c) => {
       const r = await deps.readiness();
+      const problem = deps.storeProblem?.() ?? null;
+      // A store that cannot take writes is not ready: history and sign-in would fail (503 STORE_UNAVAILABLE).
+      if (problem !== null) r.reasons.unshift(`${reasonText(problem)}: the store cannot take writes (status is kept in memory)`);
+      if (problem !== null) r.ready = false;
       return r.ready
         ? c.json({ ready: true as const, reasons: r.reasons, impaired: r.impaired }, 200)
         : c.json({ ready: false as const, reasons: r.reasons, impaired: r.impaired }, 503);

@@ -7,6 +7,7 @@ import type { HistoryStore } from '../history/store';
 import type { IncidentStore } from '../incidents/store';
 import type { PeopleReport, SubjectKey } from '../status/engine';
 import type { Cause, StatusLevel } from '../status/types';
+import type { StoreUnavailableReason } from './health';
 
 export interface StatusTransition {
   subject: SubjectKey;
@@ -53,6 +54,13 @@ export interface Store {
   transitionsSince(type: 'practice' | 'service', since: number): Promise<StoredTransition[]>;
   /** Fails when the store cannot be used (for /readyz); cheap. */
   ping(): Promise<void>;
+  /**
+   * Whether an error is the database's own trouble (disk full, read-only, I/O error, cannot
+   * open, locked) and which, or null for any other error. The one classifier per engine.
+   */
+  classifyError(err: unknown): StoreUnavailableReason | null;
+  /** A tiny committed write (no new rows): fails while the store cannot take writes. */
+  probeWrite(): Promise<void>;
   /** Number of transitions stored (for health and tests). */
   countTransitions(): Promise<number>;
   /** Deletes transitions older than `before`, keeping each subject's newest. */

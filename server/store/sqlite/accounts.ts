@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AccountStore, ApiToken, AuditEntry, AuditInput, Role, Session, TokenKind, User } from '../../auth/types';
 import type { Db, Migration } from './db';
+import { classifySqliteError } from './errors';
 
 export const ACCOUNT_MIGRATIONS: Migration[] = [
   {
@@ -362,7 +363,12 @@ export class SqliteAccountStore implements AccountStore {
       )
       .get(hash, now) as (UserRow & Record<`s_${string}`, unknown>) | undefined;
     if (!row) return null;
-    this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE secret_hash = ?').run(now, hash);
+    try {
+      this.db.prepare('UPDATE sessions SET last_seen_at = ? WHERE secret_hash = ?').run(now, hash);
+    } catch (err) {
+      // Last-seen is a convenience: a full or read-only disk must not turn every signed-in read into an error.
+      if (classifySqliteError(err) === null) throw err;
+    }
     const session = toSession({
       secret_hash: hash,
       user_id: row.s_user_id as number,

@@ -10,6 +10,8 @@ import { SqliteHistoryStore } from './history';
 import { SqliteBackupStore } from './backup';
 import { SqliteIncidentStore } from './incidents';
 import { SIGNAL_MIGRATIONS, SqliteSignalStore } from './signals';
+import { classifySqliteError } from './errors';
+import type { StoreUnavailableReason } from '../health';
 
 const TRANSITION_MIGRATIONS: Migration[] = [
   {
@@ -103,6 +105,17 @@ export class SqliteStore implements Store {
 
   async ping(): Promise<void> {
     this.db.prepare('SELECT 1').get();
+  }
+
+  async probeWrite(): Promise<void> {
+    // Rewrites the header's user_version with its own value: a real write to the journal that
+    // grows nothing, so it fails on a read-only or full disk and costs nothing otherwise.
+    const v = this.db.pragma('user_version', { simple: true }) as number;
+    this.db.pragma(`user_version = ${Number(v) | 0}`);
+  }
+
+  classifyError(err: unknown): StoreUnavailableReason | null {
+    return classifySqliteError(err);
   }
 
   async countTransitions(): Promise<number> {
