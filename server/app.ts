@@ -163,6 +163,7 @@ export function createPulse(deps: PulseDeps) {
   const incidents = new IncidentTracker({
     nextId: () => store.incidents.nextIncidentId(),
     nameOf: estateNames(estate),
+    icbOf: (ods) => estate.practices.get(ods)?.icb ?? undefined,
     ...estate.incidents,
     // Titles and findings from what the practices' workstations say (silent share, shared software).
     ...(fleet ? { describe: fleetDescriber({ fleet, pcnOf: (ods) => estate.practices.get(ods)?.pcn, now: () => clock.now() }) } : {}),

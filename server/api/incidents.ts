@@ -3,7 +3,9 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import type { Incident } from '../incidents';
 import { INCIDENT_KINDS, REFERENCE_SYSTEMS, TIMELINE_TYPES } from '../incidents';
+import type { Context } from 'hono';
 import type { AppEnv } from '../auth/middleware';
+import { scopeOf } from '../auth/permissions';
 import { errorBody, type ApiContext } from './context';
 import { ErrorBody, errors, json } from './schemas';
 
@@ -78,16 +80,71 @@ function detail(i: Incident): z.infer<typeof IncidentDetail> {
 
 const person = z.string().max(200);
 
+/** Who is asking, for scoping: what they see, their ICBs (own and their practices'), and the ICBs they see whole. */
+interface Caller {
+  all: boolean;
+  sees: (ods: string) => boolean;
+  icbs: ReadonlySet<string>;
+  wholeIcbs: ReadonlySet<string>;
+}
+
+function callerOf(ctx: ApiContext, c: Context<AppEnv>): Caller {
+  const principal = c.get('principal') as AppEnv['Variables']['principal'] | undefined;
+  const sees = ctx.sees(c);
+  // No principal: a route test's bare context, which narrows by `sees` alone.
+  if (!principal || scopeOf(principal, ctx.estate) === 'all') return { all: true, sees, icbs: new Set(), wholeIcbs: new Set() };
+  const icbs = new Set<string>();
+  const own = principal.kind === 'user' ? principal.user.icb : principal.kind === 'display' ? principal.token.icb : null;
+  if (own !== null) icbs.add(own);
+  const partly = new Set<string>();
+  for (const p of ctx.estate.practices.values()) {
+    if (p.icb === null) continue;
+    if (sees(p.ods)) icbs.add(p.icb);
+    else partly.add(p.icb);
+  }
+  const wholeIcbs = new Set([...icbs].filter((icb) => !partly.has(icb) && [...ctx.estate.practices.values()].some((p) => p.icb === icb)));
+  return { all: false, sees, icbs, wholeIcbs };
+}
+
 /**
- * An incident as one caller may see it: its practices narrowed to theirs. An incident about
- * practices they cannot see at all is not theirs to see; service incidents and Pulse's own
- * (it has no practices) are everyone's.
+ * An incident as one caller may see it: its practices narrowed to theirs, its peak counted
+ * over theirs, and only the notes and references written by their ICB's people or national
+ * ones. An incident about practices they cannot see at all is not theirs to see; service
+ * incidents and Pulse's own (it has no practices) are everyone's.
  */
-function scoped(incident: Incident, sees: (ods: string) => boolean): Incident[] {
-  if (incident.affected.every(sees)) return [incident];
+function scoped(incident: Incident, caller: Caller, estate: ApiContext['estate']): Incident[] {
+  const { sees } = caller;
+  if (incident.affected.every(sees) && caller.all) return [incident];
   const affected = incident.affected.filter(sees);
-  if (incident.kind !== 'service' && affected.length === 0) return [];
-  return [{ ...incident, affected, subjects: incident.subjects.filter((s) => !s.startsWith('practice:') || sees(s.slice(9))), title: incident.kind === 'service' ? incident.title : `${incident.title.split(' — ')[0]} — ${affected.length} of your practices` }];
+  if (incident.kind !== 'service' && incident.affected.length > 0 && affected.length === 0) return [];
+  const narrowed = affected.length < incident.affected.length;
+  const title = incident.kind === 'service' || !narrowed ? incident.title : `${incident.title.split(' — ')[0]} — ${affected.length} of your practices`;
+  const subjects = incident.subjects.filter((s) => !s.startsWith('practice:') || sees(s.slice(9)));
+  if (caller.all) return [{ ...incident, affected, subjects, title }];
+  // Each ICB the caller sees whole counts its own peak; elsewhere only what is affected now is theirs to count.
+  let peak = 0;
+  const counted = new Set<string>();
+  for (const icb of caller.wholeIcbs) {
+    const stored = incident.peakByIcb?.[icb];
+    if (stored !== undefined) {
+      peak += stored;
+      counted.add(icb);
+    }
+  }
+  peak += affected.filter((ods) => !counted.has(estate.practices.get(ods)?.icb ?? '')).length;
+  const peakAffected = Math.min(incident.peakAffected, Math.max(peak, affected.length));
+  const theirs = (e: { icb?: string | null }) => e.icb === null || (e.icb !== undefined && caller.icbs.has(e.icb));
+  return [
+    {
+      ...incident,
+      affected,
+      peakAffected,
+      subjects,
+      title,
+      timeline: incident.timeline.filter((e) => (e.type !== 'note' && e.type !== 'reference') || theirs(e)),
+      references: incident.references.filter(theirs),
+    },
+  ];
 }
 
 export function incidentRoutes(ctx: ApiContext) {
@@ -115,8 +172,8 @@ export function incidentRoutes(ctx: ApiContext) {
         q.status === 'open'
           ? ctx.incidents.open().sort((a, b) => b.openedAt - a.openedAt).slice(q.offset, q.offset + q.limit)
           : await ctx.store.incidents.recentIncidents(q.limit, q.offset);
-      const sees = ctx.sees(c);
-      return c.json({ incidents: list.flatMap((i) => scoped(i, sees)).map(incidentSummary) }, 200);
+      const caller = callerOf(ctx, c);
+      return c.json({ incidents: list.flatMap((i) => scoped(i, caller, ctx.estate)).map(incidentSummary) }, 200);
     },
   );
 
@@ -133,7 +190,7 @@ export function incidentRoutes(ctx: ApiContext) {
     async (c) => {
       const { id } = c.req.valid('param');
       const found = ctx.incidents.get(id) ?? (await ctx.store.incidents.incident(id));
-      const [incident] = found ? scoped(found, ctx.sees(c)) : [];
+      const [incident] = found ? scoped(found, callerOf(ctx, c), ctx.estate) : [];
       if (!incident) return c.json(errorBody('NOT_FOUND', `no incident #${id}`), 404);
       return c.json(detail(incident), 200);
     },
@@ -179,7 +236,10 @@ export function incidentRoutes(ctx: ApiContext) {
       const { id } = c.req.valid('param');
       const given = c.req.valid('json') as { by: string; text: string } & { system: (typeof REFERENCE_SYSTEMS)[number]; reference: string };
       const body = { ...given, by: `${given.by} (${ctx.actor(c)})` };
-      const result = kind === 'notes' ? ctx.incidents.addNote(id, body, ctx.now()) : ctx.incidents.addReference(id, body, ctx.now());
+      // Whose it is: an ICB's people's notes are shown to that ICB (and nationally), not to other ICBs.
+      const principal = c.get('principal');
+      const icb = principal.kind === 'user' ? principal.user.icb : principal.kind === 'display' ? principal.token.icb : null;
+      const result = kind === 'notes' ? ctx.incidents.addNote(id, body, ctx.now(), icb) : ctx.incidents.addReference(id, body, ctx.now(), icb);
       if (!result.ok) {
         const status = result.error.code === 'INCIDENT_NOT_FOUND' ? 404 : result.error.code === 'INCIDENT_RESOLVED' ? 409 : 400;
         const where = 'field' in result.error && result.error.field ? `${result.error.field}: ` : '';
@@ -188,7 +248,8 @@ export function incidentRoutes(ctx: ApiContext) {
       // Recorded before the answer: a note acknowledged is a note kept.
       await ctx.store.incidents.applyIncidentEvents(result.events);
       ctx.log('info', kind === 'notes' ? 'incident note added' : 'incident reference added', { id, by: body.by });
-      return c.json(detail(result.incident), 200);
+      const [shown] = scoped(result.incident, callerOf(ctx, c), ctx.estate);
+      return c.json(detail(shown ?? result.incident), 200);
     });
   }
   return app;

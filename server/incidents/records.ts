@@ -37,7 +37,7 @@ export function signatureOf(i: Incident): string {
 
 export function summary(i: Incident): IncidentSummary {
   const { timeline: _t, references: _r, ...rest } = i;
-  return { ...rest, affected: [...i.affected], subjects: [...i.subjects] };
+  return { ...rest, affected: [...i.affected], subjects: [...i.subjects], ...(i.peakByIcb ? { peakByIcb: { ...i.peakByIcb } } : {}) };
 }
 
 export function copy(i: Incident): Incident {

@@ -52,6 +52,8 @@ export interface IncidentTrackerOptions extends Partial<IncidentRules> {
   nextId(): number;
   /** Display name of a service or PCN key (e.g. `service:emis-web` → `EMIS Web`); falls back to the id. */
   nameOf?(key: IncidentKey): string | undefined;
+  /** A practice's ICB, for each ICB's own peak (`Incident.peakByIcb`). */
+  icbOf?(ods: string): string | undefined;
   /** At most one `affected` (and one `finding`) timeline entry per incident this often. Default 60 s. */
   affectedCoalesceMs?: number;
   /** Resolved incidents kept in memory for `get` and post-incident notes. Default 500. */
@@ -73,6 +75,7 @@ interface SubjectRecord extends SubjectState {
 export class IncidentTracker {
   private readonly nextId: () => number;
   private readonly nameOf: (key: IncidentKey) => string | undefined;
+  private readonly icbOf: (ods: string) => string | undefined;
   private readonly rules: IncidentRules;
   private readonly coalesceMs: number;
   private readonly retainResolved: number;
@@ -97,6 +100,7 @@ export class IncidentTracker {
   constructor(options: IncidentTrackerOptions) {
     this.nextId = options.nextId;
     this.nameOf = options.nameOf ?? (() => undefined);
+    this.icbOf = options.icbOf ?? (() => undefined);
     this.rules = {
       pcnThreshold: options.pcnThreshold ?? DEFAULT_INCIDENT_RULES.pcnThreshold,
       pcnWindowMs: options.pcnWindowMs ?? DEFAULT_INCIDENT_RULES.pcnWindowMs,
@@ -192,19 +196,19 @@ export class IncidentTracker {
   }
 
   /** Adds a note by a person; allowed on open and (retained) resolved incidents. */
-  addNote(id: number, input: NoteInput, now: number): AnnotateResult {
+  addNote(id: number, input: NoteInput, now: number, icb?: string | null): AnnotateResult {
     const tracked = this.incidents.get(id);
     if (!tracked) return fail('INCIDENT_NOT_FOUND', notFound(id));
     const parsed = noteInput.safeParse(input);
     if (!parsed.success) return invalid('INVALID_NOTE', 'note', parsed.error.issues[0]!);
     const pass = new Pass(now);
     this.touch(tracked, pass);
-    tracked.incident.timeline.push({ at: now, type: 'note', text: parsed.data.text, by: parsed.data.by });
+    tracked.incident.timeline.push({ at: now, type: 'note', text: parsed.data.text, by: parsed.data.by, ...(icb !== undefined ? { icb } : {}) });
     return { ok: true, incident: copy(tracked.incident), events: this.emit(pass) };
   }
 
   /** Records an IT service desk or supplier incident number on an open incident. Adding one twice is a no-op. */
-  addReference(id: number, input: ReferenceInput, now: number): AnnotateResult {
+  addReference(id: number, input: ReferenceInput, now: number, icb?: string | null): AnnotateResult {
     const tracked = this.incidents.get(id);
     if (!tracked) return fail('INCIDENT_NOT_FOUND', notFound(id));
     if (tracked.incident.status !== 'open') {
@@ -218,8 +222,9 @@ export class IncidentTracker {
     if (incident.references.some(same)) return { ok: true, incident: copy(incident), events: [] };
     const pass = new Pass(now);
     this.touch(tracked, pass);
-    incident.references.push({ system, reference, by, at: now });
-    incident.timeline.push({ at: now, type: 'reference', text: `${SYSTEM_LABEL[system]} reference ${reference}`, by });
+    const whose = icb !== undefined ? { icb } : {};
+    incident.references.push({ system, reference, by, at: now, ...whose });
+    incident.timeline.push({ at: now, type: 'reference', text: `${SYSTEM_LABEL[system]} reference ${reference}`, by, ...whose });
     return { ok: true, incident: copy(incident), events: this.emit(pass) };
   }
 
@@ -478,6 +483,15 @@ export class IncidentTracker {
     incident.subjects = members;
     incident.affected = members.filter((k) => k.startsWith('practice:')).map((k) => k.slice('practice:'.length));
     incident.peakAffected = Math.max(incident.peakAffected, incident.affected.length);
+    const byIcb = new Map<string, number>();
+    for (const ods of incident.affected) {
+      const icb = this.icbOf(ods);
+      if (icb !== undefined) byIcb.set(icb, (byIcb.get(icb) ?? 0) + 1);
+    }
+    if (byIcb.size > 0) {
+      const peaks = (incident.peakByIcb ??= {});
+      for (const [icb, n] of byIcb) peaks[icb] = Math.max(peaks[icb] ?? 0, n);
+    }
     this.descriptions?.watch(tracked);
   }
 

@@ -32,6 +32,11 @@ export interface TimelineEntry {
   by?: string;
   /** Practices affected as of this entry; on `opened` and `affected` entries of incidents about practices only. */
   count?: number;
+  /**
+   * On notes and references: the ICB of the person who wrote it, null for a national one.
+   * Absent when not known (written before it was recorded): only national callers see those.
+   */
+  icb?: string | null;
 }
 
 /** The text of a `finding` entry when the finding was withdrawn (nothing stands out any more). */
@@ -46,6 +51,8 @@ export interface IncidentReference {
   reference: string;
   by: string;
   at: number;
+  /** The ICB of the person who recorded it, null for national; absent when not known (as on TimelineEntry). */
+  icb?: string | null;
 }
 
 export interface Incident {
@@ -71,6 +78,11 @@ export interface Incident {
    */
   affected: string[];
   peakAffected: number;
+  /**
+   * The most practices of each ICB affected at once (the estate-wide `peakAffected` counts
+   * every ICB's): what a caller scoped to an ICB is shown. Absent when not known (restored from an older store).
+   */
+  peakByIcb?: Record<string, number>;
   /** Every subject (services and practices) in it, sorted; frozen like `affected` on resolution. */
   subjects: SubjectKey[];
   timeline: TimelineEntry[];

@@ -242,6 +242,27 @@ describe('issue 13: holes an attack found', () => {
     expect(entries.map((e) => e.subject).sort()).toEqual(['practice:A00002', 'practice:B00003']);
   });
 
+  it('shows an ICB’s ops a shared-service incident’s peak over their practices and only their ICB’s and national notes', async () => {
+    const qhm = await user('opsqhm13', 'ops', 'QHM', []);
+    const emis = (ok: boolean) => {
+      const at = Date.now();
+      for (const t of [at, at + 1]) pulse.ingest([ok ? { ok, checkId: 'emis-api', at: t, location: 'l', latencyMs: 1 } : { ok, checkId: 'emis-api', at: t, location: 'l', latencyMs: 1, error: 'refused', detail: 'refused' }]);
+    };
+    emis(false);
+    await pulse.tick();
+    const service = pulse.incidents.open().find((i) => i.key === 'service:emis-web')!;
+    expect(service.peakAffected).toBe(3);
+    const note = await pulse.app.request(`/api/incidents/${service.id}/notes`, { method: 'POST', headers: { ...qhm, 'content-type': 'application/json' }, body: JSON.stringify({ by: 'QHM desk', text: 'QHM only' }) });
+    expect(note.status).toBe(200);
+    const seen = (await (await pulse.app.request(`/api/incidents/${service.id}`, { headers: headers['ops-icb'] })).json()) as { peakAffected: number; timeline: { text: string }[] };
+    expect(seen.peakAffected).toBe(2);
+    expect(seen.timeline.map((e) => e.text)).not.toContain('QHM only');
+    const national = (await (await pulse.app.request(`/api/incidents/${service.id}`, { headers: headers['ops-national'] })).json()) as { timeline: { text: string }[] };
+    expect(national.timeline.map((e) => e.text)).toContain('QHM only');
+    emis(true);
+    await pulse.tick();
+  });
+
   it('keeps a configuration reload (which reconnects every ICB’s screens) to national ops', async () => {
     const icb = await pulse.app.request('/api/admin/reload', { method: 'POST', headers: { ...headers['ops-icb'], 'content-type': 'application/json' }, body: '{}' });
     expect(icb.status).toBe(403);
