@@ -26,6 +26,7 @@ import type { IncidentView } from './live/protocol';
 import { incidentRoutes, incidentSummary } from './api/incidents';
 import { historyRoutes } from './api/history';
 import { trendRoutes } from './api/trend';
+import { estateOpsRoutes } from './api/estate-ops';
 import { authRoutes } from './api/auth';
 import { oidcRoutes } from './api/oidc';
 import { opsRoutes } from './api/ops';
@@ -572,7 +573,7 @@ export function createPulse(deps: PulseDeps) {
     const oidc = createOidcClient(estate.auth.oidc, { readSecret: readSecretRef });
     app.route('/', oidcRoutes(ctx, oidc, estate.auth.oidc, { sessionTtlMs: deps.auth?.sessionTtlMs ?? estate.auth.sessionTtlMs, secureCookies: deps.auth?.secureCookies ?? false }));
   }
-  app.get('/api/auth/providers', publicRoute, (c) => c.json({ oidc: estate.auth.oidc ? { start: '/auth/oidc/start' } : null }));
+  app.route('/', estateOpsRoutes(ctx, { workers: () => gateway.workers(), oidc: () => estate.auth.oidc !== null }));
   // The patients' page: public, no data about people, readable on a phone.
   app.get('/status.css', publicRoute, (c) => c.body(String(PATIENT_PAGE_CSS), 200, { 'content-type': 'text/css; charset=utf-8' }));
   app.get('/status/:ods', publicRoute, (c) => {
@@ -593,8 +594,6 @@ export function createPulse(deps: PulseDeps) {
       }),
     );
   });
-  app.get('/api/workers', guard('read'), (c) => c.json({ workers: gateway.workers() }));
-  app.get('/api/locations', guard('read'), (c) => c.json({ locations: engine.locations(clock.now()) }));
   app.get('/api/openapi.json', publicRoute);
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

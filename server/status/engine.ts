@@ -2,7 +2,7 @@
 // every service and practice that could have changed, in dependency order. It decides;
 // it never stores, sends or renders (its callers do, with the changes it returns).
 import type { CheckResult } from '../../probes/types';
-import type { Estate, MaintenanceWindow } from '../config/estate';
+import type { Check, Estate, MaintenanceWindow } from '../config/estate';
 import {
   INITIAL_CHECK_STATE,
   applyResult,
@@ -276,11 +276,13 @@ export class StatusEngine {
    * Each probe location's view of its checks: how many it reports, how many it sees failing,
    * and how many only it sees failing while another location sees them up. A location that
    * alone sees most of its checks failing has lost its own network: it is `isolated`, and
-   * the problem is the location, not the estate.
+   * the problem is the location, not the estate. `counts` narrows the checks counted (a caller's
+   * scope: a scoped caller must not learn how much of the rest of the estate is failing).
    */
-  locations(now: number): LocationHealth[] {
+  locations(now: number, counts: (check: Check) => boolean = () => true): LocationHealth[] {
     const out = new Map<string, Omit<LocationHealth, 'isolated'>>();
-    for (const id of this.estate.checks.keys()) {
+    for (const [id, check] of this.estate.checks) {
+      if (!counts(check)) continue;
       const views = this.seenByLocation(id, now).filter((v) => v.status !== 'unknown');
       const othersUp = (location: string) => views.some((v) => v.location !== location && v.status === 'up');
       for (const v of views) {

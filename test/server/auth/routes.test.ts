@@ -267,6 +267,17 @@ describe('issue 13: holes an attack found', () => {
     const icb = await pulse.app.request('/api/admin/reload', { method: 'POST', headers: { ...headers['ops-icb'], 'content-type': 'application/json' }, body: '{}' });
     expect(icb.status).toBe(403);
   });
+
+  it('counts /api/locations over the checks the caller can see, not the whole estate', async () => {
+    type Row = { location: string; checks: number; failing: number };
+    const locations = async (h: Record<string, string>) => ((await (await pulse.app.request('/api/locations', { headers: h })).json()) as { locations: Row[] }).locations;
+    const qhm = await user('viewerqhm', 'viewer', 'QHM', []);
+    // gw2 (A00002, QWO) fails at location l; the QHM viewer sees only B00003's gw3 and the shared emis-api.
+    expect(await locations(headers['ops-national'])).toMatchObject([{ location: 'l', checks: 4, failing: 1 }]);
+    expect(await locations(headers['ops-icb'])).toMatchObject([{ location: 'l', checks: 3, failing: 1 }]);
+    expect(await locations(qhm)).toMatchObject([{ location: 'l', checks: 2, failing: 0 }]);
+    expect(await locations(headers.manager)).toMatchObject([{ location: 'l', checks: 2, failing: 0 }]);
+  });
 });
 
 describe('cross-site requests', () => {
