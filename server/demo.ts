@@ -2,7 +2,8 @@
 // simulator, including workstation agents that beat to Pulse once it listens. Loaded only
 // by cli.ts when no configuration is given; production never is.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { ensureDataDir } from './store/sqlite/db';
 import { join } from 'node:path';
 import { hashPassword } from './auth/password';
 import type { AccountStore, Role } from './auth/types';
@@ -42,7 +43,7 @@ export async function prepareDemo(opts: { host: string; port: number; dataDir: s
   // The simulated phone systems' webhook secret, the same way (Pulse signs with it).
   process.env[DEMO_WEBHOOK_SECRET_ENV] = sim.continuity.secret;
 
-  mkdirSync(opts.dataDir, { recursive: true });
+  ensureDataDir(opts.dataDir);
   const file = join(opts.dataDir, 'demo-estate.yaml');
   writeFileSync(
     file,
