@@ -242,6 +242,14 @@ describe('issue 13: holes an attack found', () => {
     expect(entries.map((e) => e.subject).sort()).toEqual(['practice:A00002', 'practice:B00003']);
   });
 
+  it('answers no caller, signed in or not, on a Host Pulse does not answer to (421 naming it)', async () => {
+    for (const caller of CALLERS) {
+      const res = await pulse.app.request('/api/practices', { headers: { ...headers[caller], host: 'rebind.evil.example' } });
+      expect(res.status, caller).toBe(421);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain('rebind.evil.example');
+    }
+  });
+
   it('shows an ICB’s ops a shared-service incident’s peak over their practices and only their ICB’s and national notes', async () => {
     const qhm = await user('opsqhm13', 'ops', 'QHM', []);
     const emis = (ok: boolean) => {
