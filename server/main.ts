@@ -199,8 +199,9 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
           server.closeAllConnections?.();
         });
         await pulse.tick();
-        await pulse.saveState();
-        await pulse.flushHistory();
+        // On a full or read-only disk the last state cannot be saved: say so, and still close the store.
+        await pulse.saveState().catch((err: unknown) => opts.log('error', 'could not save the engine state at shutdown', { error: String(err) }));
+        await pulse.flushHistory().catch((err: unknown) => opts.log('error', 'could not store the last check minutes at shutdown', { error: String(err) }));
         await store.close();
         observer.close();
       })()),

@@ -159,4 +159,10 @@ describe('the store cannot take writes', () => {
     }
     await waitFor('ready again', async () => (await readyz()).status === 200);
   }, 30_000);
+
+  it('stops cleanly on a full disk: the state it cannot save is logged, the store still closed', async () => {
+    fillDatabase();
+    await pulse.stop();
+    expect(pulse.store.db.open).toBe(false);
+  }, 30_000);
 });
