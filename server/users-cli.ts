@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { auditAnchorPath, checkAuditAnchor, readAuditAnchor } from './auth/audit-anchor';
 import { AUDIT_EXPORT_FORMATS, auditExport, readWholeAuditLog, type AuditExportFormat } from './auth/audit-export';
 import { checkPasswordPolicy, hashPassword, type HashOptions } from './auth/password';
 import { ROLES, type Role, type User } from './auth/types';
@@ -50,6 +51,8 @@ export interface CliContext {
   /** One line from stdin (without echo on a terminal). */
   readPassword: () => Promise<string>;
   hashOptions?: HashOptions;
+  /** The data folder, where a running Pulse anchors the audit head (audit-anchor.json). */
+  dataDir?: string;
 }
 
 export interface ScopeFlags {
@@ -462,8 +465,31 @@ export async function verifyAuditLog(ctx: CliContext): Promise<number> {
     return 1;
   }
   const head = await ctx.store.auditHead();
+  if (ctx.dataDir === undefined) {
+    ctx.out(`audit log intact: ${result.count} entries; head #${head.seq} ${head.hash}`);
+    return 0;
+  }
+  // The chain cannot show its newest entries were cut off; the head Pulse anchored outside the table can.
+  const read = readAuditAnchor(ctx.dataDir);
+  if (read.kind === 'unreadable') {
+    ctx.err(`pulse users: the audit anchor cannot be read: ${read.reason}`);
+    return 1;
+  }
+  if (read.kind === 'ok') {
+    const hashAt = (seq: number) => (ctx.db.prepare('SELECT hash FROM audit WHERE seq = ?').get(seq) as { hash: string } | undefined)?.hash;
+    const checked = checkAuditAnchor(read.anchor, head.seq, hashAt);
+    if (!checked.ok) {
+      ctx.err(`pulse users: ${checked.reason}`);
+      return 1;
+    }
+    ctx.out(`audit log intact: ${result.count} entries; head #${head.seq} ${head.hash}`);
+    ctx.out(
+      `anchored head #${read.anchor.seq} (${new Date(read.anchor.at).toISOString()}) matches; ${checked.lag} ${checked.lag === 1 ? 'entry' : 'entries'} written since`,
+    );
+    return 0;
+  }
   ctx.out(`audit log intact: ${result.count} entries; head #${head.seq} ${head.hash}`);
-  ctx.out('(keep the head somewhere else now and then: the chain alone cannot show the newest entries were cut off)');
+  ctx.out(`no anchor at ${auditAnchorPath(ctx.dataDir)} yet (a running Pulse writes one with each state save): the chain alone cannot show the newest entries were cut off`);
   return 0;
 }
 
@@ -591,6 +617,7 @@ export async function runUsersCli(argv: string[], io: CliIo): Promise<number> {
       write: io.write ?? ((text) => io.out(text.replace(/\n$/, ''))),
       err: io.err,
       readPassword: io.readPassword,
+      dataDir,
       ...(io.hashOptions ? { hashOptions: io.hashOptions } : {}),
     };
     const username = rest[0] ?? '';
