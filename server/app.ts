@@ -77,6 +77,8 @@ export interface PulseDeps {
   log: Logger;
   /** Shared secret probe workers present as a bearer token. */
   workerToken: string;
+  /** Distinct probe locations one worker credential, and the estate, may claim (default 4 and 64). */
+  workerLocations?: { perToken?: number; estate?: number };
   /** Folder holding the built dashboard (index.html); optional in API-only tests. */
   webDir?: string;
   heartbeatMs?: number;
@@ -206,6 +208,9 @@ export function createPulse(deps: PulseDeps) {
         pid: r.pid,
         source: r.source,
       }),
+    onLocationRejected: (r) => log('warn', `worker refused (location ${r.reason}): ${r.detail}`, { location: r.location, pid: r.pid, source: r.source }),
+    maxLocationsPerToken: deps.workerLocations?.perToken,
+    maxLocations: deps.workerLocations?.estate,
   });
 
   /** Whether the store takes writes (disk full, read-only, …): set by every failed write, cleared by the next good one. */
@@ -231,6 +236,7 @@ export function createPulse(deps: PulseDeps) {
     liveClients: () => hub.size,
     workers: () => gateway.workers(),
     rejectedResults: () => gateway.rejected(),
+    rejectedLocations: () => gateway.locationsRejected(),
     selfImpaired: () => selfReason() !== null,
     serverEventLoopDelayMs: () => observer?.health().eventLoopDelayMs ?? 0,
   });

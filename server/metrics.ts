@@ -20,7 +20,7 @@ import type { IncidentKind } from './incidents';
 import type { PracticeView, ServiceView } from './live/protocol';
 import { MAX_CLOCK_SKEW_MS, isUnjudged, staleAfterMs } from './status/rollup';
 import { STATUS_LEVELS, type StatusLevel } from './status/types';
-import { REJECT_REASONS, type RejectReason } from './workers/gateway';
+import { LOCATION_REJECT_REASONS, REJECT_REASONS, type LocationRejectReason, type RejectReason } from './workers/gateway';
 import { STORE_UNAVAILABLE_REASONS, type StoreUnavailableReason } from './store/health';
 
 export interface MetricsSources {
@@ -37,6 +37,8 @@ export interface MetricsSources {
   workers: () => { location: string; lagMs: number; self?: ObserverHealth | null; impaired?: string | null }[];
   /** Results the gateway refused for their time, by reason (gateway.rejected()). */
   rejectedResults?: () => Readonly<Record<RejectReason, number>>;
+  /** Worker hellos the gateway refused for their location, by reason (gateway.locationsRejected()). */
+  rejectedLocations?: () => Readonly<Record<LocationRejectReason, number>>;
   /** True while Pulse's self-incident is open (some observer, a worker or the server, cannot judge). */
   selfImpaired?: () => boolean;
   /** The server's own event-loop delay (ms) as its self-watch judges it (p99 over its window). */
@@ -72,7 +74,8 @@ interface CheckRecord {
   timed: boolean;
   /** A result older than this is no longer fresh (the engine's rule: 2 × interval + timeout). */
   staleMs: number;
-  locations: LocationResult[];
+  /** By location: found per result without a scan (the gateway bounds how many there are). */
+  locations: Map<string, LocationResult>;
   /** The newest certificate notAfter seen (epoch ms), kept while later runs fail without one. */
   certExpiresAt: number | null;
 }
@@ -249,6 +252,17 @@ export function createMetrics(sources: MetricsSources) {
       for (const reason of REJECT_REASONS) this.inc({ reason }, counts?.[reason] ?? 0);
     },
   });
+  new Counter({
+    name: 'pulse_worker_connections_rejected_total',
+    help: "Probe-worker connections closed at their hello for its location: invalid (not a location name), token_limit (its token already claimed its most distinct locations), estate_limit (the estate already has its most).",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      const counts = sources.rejectedLocations?.();
+      this.reset();
+      for (const reason of LOCATION_REJECT_REASONS) this.inc({ reason }, counts?.[reason] ?? 0);
+    },
+  });
   new Gauge({
     name: 'pulse_worker_impaired',
     help: "1 while a probe worker of the location says it cannot judge (behind, stalled, its canary failing) or its health reports stopped: its failures are not counted as the targets'.",
@@ -373,7 +387,7 @@ export function createMetrics(sources: MetricsSources) {
       counts,
       timed: c.kind !== FLEET_CHECK_KIND,
       staleMs: staleAfterMs(c.intervalMs, c.timeoutMs),
-      locations: [],
+      locations: new Map(),
       certExpiresAt: null,
     });
     successLines.push(`pulse_check_success{check="${id}",kind="${kind}",subject="${c.subject.type}:${escape(c.subject.id)}"} 1\n`);
@@ -422,7 +436,7 @@ export function createMetrics(sources: MetricsSources) {
       const c = checkList[i]!;
       let failed = false;
       let newest: LocationResult | null = null;
-      for (const l of c.locations) {
+      for (const l of c.locations.values()) {
         if (now - l.at > c.staleMs || l.at - now > MAX_CLOCK_SKEW_MS || !l.judged) continue;
         if (!l.ok) failed = true;
         if (!newest || l.at > newest.at) newest = l;
@@ -498,10 +512,9 @@ export function createMetrics(sources: MetricsSources) {
         if (!c) continue;
         const judged = !isUnjudged(r);
         if (fromWorkers) c.counts[!judged ? IMPAIRED_INDEX : r.ok ? 0 : ERROR_INDEX.get(r.error)!]!++;
-        let l: LocationResult | undefined;
-        for (const x of c.locations) if (x.location === r.location) l = x;
+        const l = c.locations.get(r.location);
         if (!l) {
-          c.locations.push({ location: r.location, at: r.at, ok: r.ok, latencyMs: r.latencyMs, judged });
+          c.locations.set(r.location, { location: r.location, at: r.at, ok: r.ok, latencyMs: r.latencyMs, judged });
         } else if (r.at >= l.at || l.at - r.at > MAX_CLOCK_SKEW_MS) {
           l.at = r.at;
           l.ok = r.ok;

@@ -54,7 +54,8 @@ const workerMessageSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('hello'),
     protocol: z.number(),
-    location: z.string().min(1).max(64).regex(/^[^\p{Cc}]+$/u, 'no control characters'),
+    // Checked in hello(), so a bad one is refused with a close reason the worker sees.
+    location: z.string().max(10_000),
     pid: z.number(),
   }),
   z.object({ type: z.literal('results'), results: z.array(resultSchema).max(10_000) }),
@@ -71,6 +72,39 @@ export const WORKER_MESSAGES: Record<WorkerToServer['type'], Permission> = { hel
 /** Why a result was refused: dated too far ahead of its receive time, or finished too long before it. */
 export const REJECT_REASONS = ['future', 'late'] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/**
+ * Why a worker's hello was refused for its location: not a location name (`invalid`), its
+ * token already claimed its most (`token_limit`), or the estate already has its most (`estate_limit`).
+ */
+export const LOCATION_REJECT_REASONS = ['invalid', 'token_limit', 'estate_limit'] as const;
+export type LocationRejectReason = (typeof LOCATION_REJECT_REASONS)[number];
+
+/** Distinct locations one credential may claim, and the estate in all, by default. */
+export const DEFAULT_MAX_LOCATIONS_PER_TOKEN = 4;
+export const DEFAULT_MAX_LOCATIONS = 64;
+export const MAX_LOCATION_LENGTH = 64;
+/** Letters or digits first, then letters, digits, spaces and `. _ - : / ( )`. */
+const LOCATION_NAME = /^[\p{L}\p{N}][\p{L}\p{N} ._:/()-]*$/u;
+
+/** Why `location` is not a location name, in words for a close reason; null when it is one. */
+export function locationProblem(location: string): string | null {
+  if (location.length === 0) return 'empty';
+  if (location.length > MAX_LOCATION_LENGTH) return `longer than ${MAX_LOCATION_LENGTH} characters`;
+  if (!LOCATION_NAME.test(location)) return 'expected letters, digits, spaces and . _ - : / ( ), starting with a letter or digit';
+  return null;
+}
+
+/** A hello refused for its location, once per connection (also counted: locationsRejected()). */
+export interface RejectedLocation {
+  source: string;
+  pid: number;
+  /** As the worker sent it, cut to 100 characters. */
+  location: string;
+  reason: LocationRejectReason;
+  /** What the worker was told, and more (the token's locations). */
+  detail: string;
+}
 
 export interface WorkerInfo {
   id: number;
@@ -148,6 +182,15 @@ export interface WorkerGatewayOptions {
   onProtocolError?: (reason: string) => void;
   /** Results refused for their time, once per batch and reason (also counted: rejected()). */
   onRejected?: (rejected: RejectedResults) => void;
+  /** A hello refused for its location (also counted: locationsRejected()). */
+  onLocationRejected?: (rejected: RejectedLocation) => void;
+  /**
+   * Distinct locations one credential may claim since the server started (default 4): what a
+   * location reported stays in the engine and the metrics until restart, so a claim does too.
+   */
+  maxLocationsPerToken?: number;
+  /** Distinct locations of every credential together since start (default 64). */
+  maxLocations?: number;
   /** Server clock, epoch ms (default Date.now): each result's `at` becomes this receive time. */
   now?: () => number;
   /** A result whose `at` is further than this from its receive time is refused (default 30 s). */
@@ -179,6 +222,10 @@ export class WorkerGateway {
   private readonly statsOverdueMs: number;
   private readonly timers: GatewayTimers;
   private readonly rejectedCounts: Record<RejectReason, number> = { future: 0, late: 0 };
+  private readonly locationRejectedCounts: Record<LocationRejectReason, number> = { invalid: 0, token_limit: 0, estate_limit: 0 };
+  /** Every location accepted since start, and each credential's. */
+  private readonly locations = new Set<string>();
+  private readonly claims = new Map<string, Set<string>>();
 
   constructor(private readonly opts: WorkerGatewayOptions) {
     this.tokenDigest = digest(opts.token);
@@ -223,6 +270,11 @@ export class WorkerGateway {
   /** Results refused for their time since start, by reason (pulse_worker_results_rejected_total). */
   rejected(): Record<RejectReason, number> {
     return { ...this.rejectedCounts };
+  }
+
+  /** Hellos refused for their location since start, by reason (pulse_worker_connections_rejected_total). */
+  locationsRejected(): Record<LocationRejectReason, number> {
+    return { ...this.locationRejectedCounts };
   }
 
   /**
@@ -310,6 +362,7 @@ export class WorkerGateway {
       this.opts.onProtocolError?.(`worker message rejected: a second hello on one connection (location ${connection.hello.location}, pid ${connection.hello.pid})`);
       return;
     }
+    if (!this.claim(connection, hello.location, hello.pid)) return;
     const key = this.freeKey(`${connection.source}\u0000${hello.location}\u0000${hello.pid}`);
     connection.hello = { location: hello.location, pid: hello.pid, key, hash: hash32(key), helloAt: this.now() };
     const waiting = this.departed.get(key);
@@ -318,6 +371,46 @@ export class WorkerGateway {
       this.departed.delete(key);
     }
     this.assign(false);
+  }
+
+  /**
+   * Whether this connection may speak for `location`: a location name, one its credential
+   * already claimed or may still claim, in an estate that has it or room for it. Otherwise it
+   * is closed with the reason (4400 not a name, 4403 over a bound), counted and reported.
+   */
+  private claim(connection: Connection, location: string, pid: number): boolean {
+    const max = this.opts.maxLocationsPerToken ?? DEFAULT_MAX_LOCATIONS_PER_TOKEN;
+    const maxEstate = this.opts.maxLocations ?? DEFAULT_MAX_LOCATIONS;
+    const claimed = this.claims.get(connection.source) ?? new Set<string>();
+    let refusal: { reason: LocationRejectReason; code: number; words: string; detail: string } | null = null;
+    const problem = locationProblem(location);
+    if (problem !== null) {
+      refusal = { reason: 'invalid', code: 4400, words: `location refused: ${problem}`, detail: problem };
+    } else if (!claimed.has(location) && claimed.size >= max) {
+      refusal = {
+        reason: 'token_limit',
+        code: 4403,
+        words: `location refused: this token already claimed ${max} locations, the most one token may (PULSE_WORKER_MAX_LOCATIONS_PER_TOKEN)`,
+        detail: `the credential already claimed ${max} locations since start (${[...claimed].join(', ')})`,
+      };
+    } else if (!this.locations.has(location) && this.locations.size >= maxEstate) {
+      refusal = {
+        reason: 'estate_limit',
+        code: 4403,
+        words: `location refused: the estate already has ${maxEstate} probe locations, the most allowed (PULSE_WORKER_MAX_LOCATIONS)`,
+        detail: `the estate already has ${maxEstate} probe locations since start`,
+      };
+    }
+    if (refusal) {
+      this.locationRejectedCounts[refusal.reason]++;
+      this.opts.onLocationRejected?.({ source: connection.source, pid, location: location.slice(0, 100), reason: refusal.reason, detail: refusal.detail });
+      connection.ws.close(refusal.code, refusal.words);
+      return false;
+    }
+    claimed.add(location);
+    this.claims.set(connection.source, claimed);
+    this.locations.add(location);
+    return true;
   }
 
   /**

@@ -351,3 +351,71 @@ describe('the liveness sweep', () => {
     expect(silent.closed?.code).toBe(1006);
   });
 });
+
+describe('locations a worker may claim (issue 13, item 3)', () => {
+  it('lets one token claim at most 4 distinct locations: a fifth is closed 4403 with the reason, counted and reported', () => {
+    const refused: unknown[] = [];
+    const { g, connect } = gateway({ onLocationRejected: (r) => refused.push(r) });
+    const sockets = ['leeds', 'london', 'york', 'hull'].map((l) => connect(l, 1, 'token:7'));
+    for (const s of sockets) expect(s.closed).toBeNull();
+    const fifth = connect('bristol', 1, 'token:7');
+    expect(fifth.closed).toEqual({ code: 4403, reason: 'location refused: this token already claimed 4 locations, the most one token may (PULSE_WORKER_MAX_LOCATIONS_PER_TOKEN)' });
+    expect(g.workers().map((w) => w.location).sort()).toEqual(['hull', 'leeds', 'london', 'york']);
+    expect(g.locationsRejected()).toMatchObject({ token_limit: 1, estate_limit: 0, invalid: 0 });
+    expect(refused).toEqual([{ source: 'token:7', pid: 1, location: 'bristol', reason: 'token_limit', detail: expect.stringContaining('leeds, london, york, hull') }]);
+    // More workers in a location it already claimed are welcome, and so is another token.
+    expect(connect('leeds', 2, 'token:7').closed).toBeNull();
+    expect(connect('bristol', 1, 'token:8').closed).toBeNull();
+  });
+
+  it('keeps a claim after its connection leaves (what a location reported stays in the engine until restart)', () => {
+    const { connect } = gateway({ maxLocationsPerToken: 1 });
+    connect('leeds', 1, 'token:7').terminate();
+    expect(connect('london', 1, 'token:7').closed?.code).toBe(4403);
+    expect(connect('leeds', 1, 'token:7').closed).toBeNull();
+  });
+
+  it('bounds the distinct locations of the whole estate (64 by default), whichever tokens claim them', () => {
+    const { g, connect } = gateway();
+    for (let t = 0; t < 16; t++) for (let l = 0; l < 4; l++) expect(connect(`site-${t}-${l}`, 1, `token:${t}`).closed).toBeNull();
+    const over = connect('site-new', 1, 'token:99');
+    expect(over.closed).toEqual({ code: 4403, reason: 'location refused: the estate already has 64 probe locations, the most allowed (PULSE_WORKER_MAX_LOCATIONS)' });
+    expect(connect('site-3-1', 1, 'token:99').closed).toBeNull(); // a known location is still welcome
+    expect(g.locationsRejected().estate_limit).toBe(1);
+    expect(new Set(g.workers().map((w) => w.location)).size).toBe(64);
+  });
+
+  it.each([
+    ['', 'empty'],
+    ['x'.repeat(65), 'longer than 64 characters'],
+    ['leeds\u0000dc1', 'letters, digits'],
+    ['<script>', 'letters, digits'],
+    [' leeds', 'letters, digits'],
+  ])('refuses the location %j (%s) with a reason, before anything is assigned', (location, words) => {
+    const { g, connect } = gateway();
+    const ws = connect(location, 1, 'token:7');
+    expect(ws.closed?.code).toBe(4400);
+    expect(ws.closed?.reason).toContain(words);
+    expect(Buffer.byteLength(ws.closed!.reason)).toBeLessThanOrEqual(123);
+    expect(ws.assigned).toBeNull();
+    expect(g.workers()).toEqual([]);
+    expect(g.locationsRejected().invalid).toBe(1);
+  });
+
+  it('accepts the names operators use: leeds-dc1, London DC2, az:uksouth/1, Ōsaka', () => {
+    const { connect } = gateway({ maxLocationsPerToken: 10 });
+    for (const l of ['leeds-dc1', 'London DC2', 'az:uksouth/1', 'Ōsaka', 'site_3.b']) expect(connect(l, 1, 'shared').closed).toBeNull();
+  });
+
+  it('refuses 1,000 made-up locations from one token: only its first 4 ever reach the results', () => {
+    const { connect, results } = gateway();
+    let refused = 0;
+    for (let i = 0; i < 1_000; i++) {
+      const ws = connect(`made-up-${i}`, i, 'token:7');
+      if (ws.closed) refused++;
+      else ws.say({ type: 'results', results: [ok('gw1')] });
+    }
+    expect(refused).toBe(1_000 - 4);
+    expect(new Set(results().map((r) => r.location)).size).toBe(4);
+  });
+});
