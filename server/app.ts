@@ -27,6 +27,7 @@ import { incidentRoutes, incidentSummary } from './api/incidents';
 import { historyRoutes } from './api/history';
 import { trendRoutes } from './api/trend';
 import { estateOpsRoutes } from './api/estate-ops';
+import { documentPlainRoutes, permissionsOf, secureDocument, type OpenApiDoc } from './api/openapi';
 import { authRoutes } from './api/auth';
 import { oidcRoutes } from './api/oidc';
 import { opsRoutes } from './api/ops';
@@ -600,14 +601,24 @@ export function createPulse(deps: PulseDeps) {
       }),
     );
   });
-  app.get('/api/openapi.json', publicRoute);
-  app.doc31('/api/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'Pulse',
-      version: '1',
-      description: 'Health monitoring and failover for NHS primary care. Organisation-level data only, never patient data.',
-    },
+  // The API document: generated from the routes, then given its security from their guards
+  // (api/openapi.ts). Built once, on first ask: the routes do not change after this point.
+  documentPlainRoutes(app.openAPIRegistry, { oidc: estate.auth.oidc !== null });
+  let apiDocument: OpenApiDoc | null = null;
+  app.get('/api/openapi.json', publicRoute, (c) => {
+    apiDocument ??= secureDocument(
+      app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: {
+          title: 'Pulse',
+          version: '1',
+          description: 'Health monitoring and failover for NHS primary care. Organisation-level data only, never patient data.',
+        },
+      }) as unknown as OpenApiDoc,
+      permissionsOf(app.routes),
+      [{ url: '/', description: 'This Pulse (the API is served from the same origin as the dashboard)' }],
+    );
+    return c.json(apiDocument);
   });
   app.all('/api/*', publicRoute, (c) => c.json(errorBody('NOT_FOUND', `no such API route: ${c.req.method} ${c.req.path}`), 404));
 
