@@ -84,6 +84,8 @@ export interface PulseDeps {
   webDir?: string;
   heartbeatMs?: number;
   liveBufferLimitBytes?: number;
+  /** Live-feed connections from one client address before 429 (PULSE_LIVE_CONNECTIONS_PER_ADDRESS; default 200). */
+  liveConnectionsPerAddress?: number;
   /** Bearer token /metrics requires (PULSE_METRICS_TOKEN); unset or empty: /metrics is public. */
   metricsToken?: string;
   /** Reads fleet tokens named in the estate file (env or file); injectable for tests. */
@@ -189,6 +191,7 @@ export function createPulse(deps: PulseDeps) {
     allPractices: () => [...views.practices.values()],
     incidentPractices: (id) => incidents.get(id)?.affected ?? [],
     onMessage: (type) => metrics.liveMessage(type),
+    onLimited: (what) => metrics.liveLimited(what),
   });
 
   // Workers run only the kinds they have probes for; pushed checks (fleets) stay here.
@@ -658,6 +661,9 @@ export function createPulse(deps: PulseDeps) {
     poke: () => ctx.poke(),
     log,
     now: () => clock.now(),
+    trustedProxies,
+    ...(deps.liveConnectionsPerAddress !== undefined ? { liveConnectionsPerAddress: deps.liveConnectionsPerAddress } : {}),
+    onRefused: (reason) => metrics.liveLimited(reason),
   });
   const { recheckSockets } = upgrades;
   /** Upgrades (/ws, /workers) obey the same Host check as HTTP before the live code sees them. */

@@ -202,6 +202,12 @@ export function createMetrics(sources: MetricsSources) {
     labelNames: ['type'] as const,
     registers: [registry],
   });
+  const liveLimited = new Counter({
+    name: 'pulse_websocket_limited_total',
+    help: 'Live-feed work refused or put off: snapshot-deferred (socket over its buffer limit), resync-coalesced, flood-closed (code 4429), address-limit (upgrade answered 429).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'pulse_worker_connections',
     help: 'Probe workers connected now, by location.',
@@ -531,6 +537,9 @@ export function createMetrics(sources: MetricsSources) {
     },
     liveMessage(type: string) {
       liveMessages.inc({ type });
+    },
+    liveLimited(reason: 'snapshot-deferred' | 'resync-coalesced' | 'flood-closed' | 'address-limit') {
+      liveLimited.inc({ reason });
     },
     /** One store operation failed for the database itself (see store/health.ts). */
     storeUnavailable(reason: StoreUnavailableReason) {

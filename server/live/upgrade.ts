@@ -10,13 +10,14 @@ import type { Duplex } from 'node:stream';
 import { parse as parseCookies } from 'hono/utils/cookie';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { principalOf, type AuthDeps, SESSION_COOKIE } from '../auth/middleware';
-import { scopeOf } from '../auth/permissions';
+import { scopeOf, type Principal } from '../auth/permissions';
 import type { AccountStore } from '../auth/types';
+import { NO_TRUSTED_PROXIES, requestAddress, type TrustedProxies } from '../http/client-address';
 import type { Estate } from '../config/estate';
 import type { Logger } from '../log';
 import { SHARED_SOURCE, tokenSource } from '../status/engine';
 import type { WorkerGateway } from '../workers/gateway';
-import type { LiveHub } from './hub';
+import type { LiveHub, LiveScope } from './hub';
 
 export interface UpgradeDeps {
   authDeps: AuthDeps;
@@ -30,13 +31,29 @@ export interface UpgradeDeps {
   poke: () => void;
   log: Logger;
   now: () => number;
+  /** Proxies whose forwarded headers name the client (the per-address limit counts that address). */
+  trustedProxies?: TrustedProxies;
+  /** Live-feed connections (open or being opened) from one address before 429 (default 200). */
+  liveConnectionsPerAddress?: number;
+  /** A /ws upgrade refused for being over the per-address limit. */
+  onRefused?: (reason: 'address-limit') => void;
 }
+
+export const DEFAULT_LIVE_CONNECTIONS_PER_ADDRESS = 200;
 
 export function liveUpgrades(deps: UpgradeDeps) {
   const { authDeps, accounts, estate, hub, gateway, log } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
   const refuse = (socket: Duplex, status: string): void => {
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
+  const perAddress = deps.liveConnectionsPerAddress ?? DEFAULT_LIVE_CONNECTIONS_PER_ADDRESS;
+  /** Live-feed connections open or being opened, by client address. */
+  const connections = new Map<string, number>();
+  const release = (address: string): void => {
+    const n = (connections.get(address) ?? 1) - 1;
+    if (n <= 0) connections.delete(address);
+    else connections.set(address, n);
   };
   /** Routes an HTTP upgrade to the dashboards' hub or the workers' gateway. */
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -48,6 +65,27 @@ export function liveUpgrades(deps: UpgradeDeps) {
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname === '/ws') {
+      // One address cannot hold the loop with thousands of feeds: counted before any lookup,
+      // released when the socket closes (refused, failed or ended).
+      const address = requestAddress(req, deps.trustedProxies ?? NO_TRUSTED_PROXIES);
+      const open = connections.get(address) ?? 0;
+      if (open >= perAddress) {
+        deps.onRefused?.('address-limit');
+        log('warn', 'live feed refused: too many connections from one address', { address, limit: perAddress });
+        const body = JSON.stringify({
+          error: { code: 'TOO_MANY_CONNECTIONS', message: `at most ${perAddress} live-feed connections from one address (${address})` },
+        });
+        socket.end(
+          `HTTP/1.1 429 Too Many Requests\r\nConnection: close\r\nRetry-After: 5\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+        );
+        return;
+      }
+      connections.set(address, open + 1);
+      let held = true;
+      socket.once('close', () => {
+        if (held) release(address);
+        held = false;
+      });
       // Browsers always send Origin on a WebSocket: another site's page may not read the feed.
       const origin = req.headers.origin;
       const own = `http://${req.headers.host}`;
@@ -62,7 +100,8 @@ export function liveUpgrades(deps: UpgradeDeps) {
       if (principal.kind === 'anonymous') return refuse(socket, '401 Unauthorized');
       const scope = scopeOf(principal, estate);
       const stillValid = async () => (await principalOf(authDeps, cookie, display ? `Bearer ${display}` : undefined)).kind !== 'anonymous';
-      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(recheck(ws, stillValid), scope === 'all' ? null : scope === 'none' ? () => false : scope));
+      const live: LiveScope | null = scope === 'all' ? null : { key: scopeKey(principal), sees: scope === 'none' ? () => false : scope };
+      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(recheck(ws, stillValid), live));
     } else if (url.pathname === '/workers') {
       const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
       const stored = bearer ? await accounts.tokenBySecret(bearer, deps.now()) : null;
@@ -110,6 +149,15 @@ export function liveUpgrades(deps: UpgradeDeps) {
   }
 
   return { handleUpgrade, recheckSockets, close };
+}
+
+/** Names a principal's scope: connections with equal keys see the same practices (and share a snapshot). */
+export function scopeKey(principal: Principal): string {
+  if (principal.kind === 'anonymous') return 'none';
+  if (principal.kind === 'display') return `display|icb:${principal.token.icb ?? '*'}`;
+  const { user } = principal;
+  const icb = user.role === 'manager' ? null : user.icb;
+  return `user|icb:${icb ?? '*'}|practices:${[...user.practices].sort().join(',')}`;
 }
 
 export type LiveUpgrades = ReturnType<typeof liveUpgrades>;

@@ -25,7 +25,7 @@ function setup(tokens: Record<string, Pick<ApiToken, 'id' | 'kind'>> = {}) {
   });
   async function refusal(url: string, headers: Record<string, string> = {}): Promise<string> {
     const written = new Promise<string>((resolve) => {
-      const socket = { end: (text: string) => resolve(text.split('\r\n')[0]!) } as unknown as Duplex;
+      const socket = { end: (text: string) => resolve(text.split('\r\n')[0]!), once: () => {} } as unknown as Duplex;
       const req = { url, headers: { host: 'localhost:8080', ...headers }, socket: { remoteAddress: '10.0.0.9' } } as unknown as IncomingMessage;
       upgrades.handleUpgrade(req, socket, Buffer.alloc(0));
     });
@@ -70,7 +70,7 @@ describe('liveUpgrades refusals', () => {
       now: () => 0,
     });
     const line = await new Promise<string>((resolve) => {
-      const socket = { end: (text: string) => resolve(text.split('\r\n')[0]!) } as unknown as Duplex;
+      const socket = { end: (text: string) => resolve(text.split('\r\n')[0]!), once: () => {} } as unknown as Duplex;
       failing.handleUpgrade({ url: '/workers', headers: { authorization: 'Bearer x' }, socket: {} } as unknown as IncomingMessage, socket, Buffer.alloc(0));
     });
     expect(line).toBe('HTTP/1.1 500 Internal Server Error');
