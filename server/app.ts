@@ -50,7 +50,7 @@ import { hostPolicy, misdirectedMessage, type HostPolicy } from './http/host-che
 import { MaintenanceBook } from './maintenance';
 import { createMetrics, metricsTokenCheck } from './metrics';
 import { SERVER_SOURCE, SHARED_SOURCE, StatusEngine, splitKey, tokenSource, type EngineSnapshot } from './status/engine';
-import type { Store } from './store/types';
+import type { StatusTransition, Store } from './store/types';
 import { StoreHealth, reasonText } from './store/health';
 import { TransitionBacklog, type TransitionGap } from './history/backlog';
 import { Views } from './views';
@@ -336,10 +336,9 @@ export function createPulse(deps: PulseDeps) {
       for (const change of changes) metrics.transition(splitKey(change.subject)[0], change.to);
       const delta = views.apply(changes);
       hub.publish({ ...delta, counts: views.counts(), incidents: changedIncidents(incidentEvents) });
-      backlog.push(changes);
       lastStoreTry = now;
       try {
-        await timedWrite('transitions', () => backlog.flush((rows) => store.recordTransitions(rows), recordGap).then(() => undefined));
+        await timedWrite('transitions', () => writeTransitions(changes));
         await timedWrite('incidents', () => persistIncidents(incidentEvents));
         await auditFindings(incidentEvents);
         storeHealth.succeeded();
@@ -380,6 +379,21 @@ export function createPulse(deps: PulseDeps) {
     await store.accounts.appendAudit({
       at: clock.now(),
       actor: 'system',
+  /** A tick's transitions: straight to the store, or, while it is behind, after what it holds (oldest first). */
+  async function writeTransitions(changes: StatusTransition[]): Promise<void> {
+    if (backlog.size === 0 && backlog.pendingGap === null) {
+      try {
+        await store.recordTransitions(changes);
+      } catch (err) {
+        backlog.push(changes);
+        throw err;
+      }
+      return;
+    }
+    backlog.push(changes);
+    await backlog.flush((rows) => store.recordTransitions(rows), recordGap);
+  }
+
       action: 'history.gap',
       subject: null,
       detail: { dropped: gap.dropped, from: new Date(gap.from).toISOString(), to: new Date(gap.to).toISOString() },
