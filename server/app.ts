@@ -576,7 +576,7 @@ export function createPulse(deps: PulseDeps) {
   app.route('/', serviceRoutes(ctx));
   app.route('/', checkRoutes(ctx));
   app.route('/', maintenanceRoutes(ctx));
-  app.route('/', heartbeatRoutes(ctx, observer ? { intake: () => observer.intakeStart() } : {}));
+  app.route('/', heartbeatRoutes(ctx, { ...(observer ? { intake: () => observer.intakeStart() } : {}), onRejected: (reason) => metrics.heartbeatRejected(reason) }));
   app.route('/', incidentRoutes(ctx));
   app.route('/', historyRoutes(ctx));
   app.route('/', backupRoutes(ctx));

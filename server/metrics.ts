@@ -14,6 +14,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ObserverHealth } from '../probes/protocol';
 import { ERROR_CLASSES, type CheckResult } from '../probes/types';
+import { HEARTBEAT_REJECT_REASONS, type HeartbeatRejectReason } from './api/heartbeats';
 import type { Estate } from './config/estate';
 import { FLEET_CHECK_KIND } from './fleet/toResult';
 import type { IncidentKind } from './incidents';
@@ -369,6 +370,13 @@ export function createMetrics(sources: MetricsSources) {
     help: 'Time the server spent stalled, summed over pulse_server_stalls_total.',
     registers: [registry],
   });
+  const heartbeatsRejected = new Counter({
+    name: 'pulse_heartbeats_rejected_total',
+    help: "Workstation heartbeats answered 429: rate_limited (the practice token sent more than 10 × its agents' expected rate) or too_many_agents (a new agent past the practice's most).",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of HEARTBEAT_REJECT_REASONS) heartbeatsRejected.inc({ reason }, 0);
   const breakGlass = new Counter({
     name: 'pulse_break_glass_signins_total',
     help: 'Sign-ins with a sealed break-glass account. Any increase should page someone.',
@@ -555,6 +563,10 @@ export function createMetrics(sources: MetricsSources) {
     },
     breakGlass() {
       breakGlass.inc();
+    },
+    /** A workstation heartbeat refused with 429. */
+    heartbeatRejected(reason: HeartbeatRejectReason) {
+      heartbeatsRejected.inc({ reason });
     },
     /** The server found it had not run for `ms` (its self-watch calls this once per stall). */
     serverStall(ms: number) {

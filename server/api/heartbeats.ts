@@ -4,18 +4,36 @@
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { MAX_SOFTWARE_ENTRIES, MAX_SOFTWARE_KEY_LENGTH, MAX_SOFTWARE_VALUE_LENGTH, parseHeartbeat } from '../fleet';
 import type { AppEnv } from '../auth/middleware';
+import { RateLimiter } from '../http/rate-limit';
 import { errorBody, type ApiContext } from './context';
 import { ErrorBody, OdsParam, errors, json } from './schemas';
 
 const MAX_BODY_BYTES = 4 * 1024;
 
+/** Heartbeats a practice token may send, as a multiple of its agents' expected rate (and burst). */
+export const DEFAULT_HEARTBEAT_RATE_MULTIPLE = 10;
+
+/** Why a heartbeat was refused, for pulse_heartbeats_rejected_total. */
+export const HEARTBEAT_REJECT_REASONS = ['rate_limited', 'too_many_agents'] as const;
+export type HeartbeatRejectReason = (typeof HEARTBEAT_REJECT_REASONS)[number];
+
 export interface HeartbeatRouteOptions {
   /** Called when a request starts; the function it returns when it is answered (ServerObserver.intakeStart). */
   intake?: () => () => void;
+  /**
+   * Each practice token may send `rateMultiple` × (agents ÷ interval) heartbeats, with a
+   * burst of `rateMultiple` × agents (default 10): one broken agent script cannot starve the rest.
+   */
+  rateMultiple?: number;
+  /** A heartbeat refused (429), by reason: counted in the metrics. */
+  onRejected?: (reason: HeartbeatRejectReason) => void;
 }
 
 export function heartbeatRoutes(ctx: ApiContext, opts: HeartbeatRouteOptions = {}) {
   const app = new OpenAPIHono<AppEnv>();
+  const multiple = opts.rateMultiple ?? DEFAULT_HEARTBEAT_RATE_MULTIPLE;
+  // Keyed by practice, after its token is verified: one bucket per configured fleet at most.
+  const limiter = new RateLimiter({ now: ctx.now, maxKeys: 10_000 });
   app.openapi(
     createRoute({
       method: 'post',
@@ -36,7 +54,7 @@ export function heartbeatRoutes(ctx: ApiContext, opts: HeartbeatRouteOptions = {
         400: errors[400], 404: errors[404],
         401: json(ErrorBody, 'Missing or wrong practice token'),
         413: json(ErrorBody, 'Body over 4 KiB'),
-        429: json(ErrorBody, 'The practice already has the maximum number of agents'),
+        429: json(ErrorBody, 'The practice already has the maximum number of agents, or sent more heartbeats than 10 × its agents’ expected rate (`RATE_LIMITED`, with `Retry-After` in seconds)'),
       },
     }),
     async (c) => {
@@ -46,6 +64,22 @@ export function heartbeatRoutes(ctx: ApiContext, opts: HeartbeatRouteOptions = {
         if (!ctx.fleet?.has(ods)) return c.json(errorBody('NOT_FOUND', `practice ${ods} has no workstation fleet configured`), 404);
         const auth = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '');
         if (!ctx.fleet.verifyToken(ods, auth?.[1])) return c.json(errorBody('UNAUTHORIZED', 'missing or wrong practice agent token'), 401);
+        const expected = ctx.fleet.expectedBeats(ods)!;
+        const take = limiter.take(ods, {
+          perSecond: (multiple * expected.agents * 1000) / expected.intervalMs,
+          burst: multiple * expected.agents,
+        });
+        if (!take.ok) {
+          opts.onRejected?.('rate_limited');
+          c.header('Retry-After', String(take.retryAfterSeconds));
+          return c.json(
+            errorBody(
+              'RATE_LIMITED',
+              `practice ${ods} sent more heartbeats than ${multiple} × its agents' rate (${expected.agents} agent(s), one beat each every ${expected.intervalMs / 1000} s); retry after ${take.retryAfterSeconds} s`,
+            ),
+            429,
+          );
+        }
         const text = await c.req.text();
         if (Buffer.byteLength(text) > MAX_BODY_BYTES) return c.json(errorBody('TOO_LARGE', 'a heartbeat is at most 4 KiB'), 413);
         let json: unknown;
@@ -59,6 +93,7 @@ export function heartbeatRoutes(ctx: ApiContext, opts: HeartbeatRouteOptions = {
         // Stamped with the server's receive time: agents' clocks are not trusted.
         const beat = ctx.fleet.beat(ods, parsed.value.agent, ctx.now(), parsed.value.software);
         if (!beat.ok) {
+          if (beat.code === 'TOO_MANY_AGENTS') opts.onRejected?.('too_many_agents');
           return beat.code === 'TOO_MANY_AGENTS'
             ? c.json(errorBody(beat.code, beat.message), 429)
             : c.json(errorBody('NOT_FOUND', beat.message), 404);

@@ -179,6 +179,16 @@ export class FleetTracker {
     return { ok: true, newAgent: true };
   }
 
+  /**
+   * What the practice's agents should send: its beat interval and how many agents to expect
+   * (the configured count or those known now, whichever is more; at least 1). Null without a fleet.
+   */
+  expectedBeats(ods: string): { intervalMs: number; agents: number } | null {
+    const fleet = this.#fleets.get(ods);
+    if (!fleet) return null;
+    return { intervalMs: fleet.config.intervalMs, agents: Math.max(1, fleet.config.expectedAgents ?? 0, fleet.agents.size) };
+  }
+
   /** The software an agent last reported, if any. */
   softwareOfAgent(ods: string, agent: string): SoftwareMap | undefined {
     return this.#fleets.get(ods)?.software.get(agent);

@@ -80,3 +80,56 @@ describe('POST /api/heartbeats/:ods with software', () => {
     expect(observer.health().intakeInFlight).toBe(0);
   });
 });
+
+describe('a heartbeat flood (issue 13, item 7)', () => {
+  const OTHER = 'moorside-fleet-token-0123456789x';
+  function two() {
+    let now = NOW;
+    const fleet = new FleetTracker({
+      fleets: [
+        ['A81001', fleetSchema.parse({ token: { env: 'T1' }, interval: '60s' })],
+        ['B82005', fleetSchema.parse({ token: { env: 'T2' }, interval: '60s' })],
+      ],
+      startedAt: NOW,
+      readSecret: secretReader({ env: { T1: TOKEN, T2: OTHER } }),
+    });
+    const rejected: string[] = [];
+    const pass = (async (_c, next) => next()) as Guard;
+    const ctx = { fleet, now: () => now, guard: () => pass } as unknown as ApiContext;
+    const app = heartbeatRoutes(ctx, { onRejected: (reason) => rejected.push(reason) });
+    const post = async (ods: string, token: string, agent = 'PC-01') => {
+      const res = await app.request(`/api/heartbeats/${ods}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ agent }),
+      });
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as { error?: { code: string; message: string } } };
+    };
+    return { post, rejected, advance: (ms: number) => (now += ms) };
+  }
+
+  it('answers a flooding practice token 429 with Retry-After and the error body, counted, while another practice is still accepted', async () => {
+    const { post, rejected } = two();
+    const statuses: number[] = [];
+    for (let i = 0; i < 1_000; i++) statuses.push((await post('A81001', TOKEN)).status);
+    // One agent beating every 60 s, at 10 × its rate: a burst of 10, then refused.
+    expect(statuses.filter((s) => s === 202).length).toBe(10);
+    const refused = await post('A81001', TOKEN);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(refused.body.error?.code).toBe('RATE_LIMITED');
+    expect(refused.body.error?.message).toMatch(/^practice A81001 sent more heartbeats than 10 × its agents' rate/);
+    expect(rejected.filter((r) => r === 'rate_limited').length).toBe(991);
+    expect((await post('B82005', OTHER)).status).toBe(202);
+  });
+
+  it('lets the practice in again once the wait is over, and a practice with more agents gets more', async () => {
+    const { post, advance } = two();
+    for (let a = 0; a < 50; a++) expect((await post('B82005', OTHER, `PC-${a}`)).status).toBe(202);
+    for (let i = 0; i < 11; i++) await post('A81001', TOKEN);
+    const refused = await post('A81001', TOKEN);
+    expect(refused.status).toBe(429);
+    advance(Number(refused.retryAfter) * 1000);
+    expect((await post('A81001', TOKEN)).status).toBe(202);
+  });
+});
