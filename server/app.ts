@@ -34,6 +34,7 @@ import { opsRoutes } from './api/ops';
 import { PATIENT_PAGE_CSS, renderPatientPage, situationOf } from './patients/page';
 import { probesState, readiness, type SelfFacts } from './selfcheck';
 import { requestLog } from './log';
+import { writeAuditAnchor } from './auth/audit-anchor';
 import { createOidcClient } from './auth/oidc';
 import { readSecretRef } from './auth/oidc-config';
 import { authenticate, requires, type AppEnv, type AuthDeps } from './auth/middleware';
@@ -74,6 +75,8 @@ export interface PulseDeps {
   store: Store;
   /** Status transitions held in memory while the store cannot take them; default 100,000. */
   transitionBacklogLimit?: number;
+  /** The data folder: each state save anchors the audit head there (audit-anchor.json) for audit:verify. */
+  auditAnchorDir?: string;
   clock: Clock;
   log: Logger;
   /** Shared secret probe workers present as a bearer token. */
@@ -176,6 +179,8 @@ export function createPulse(deps: PulseDeps) {
   });
 
   let metrics: ReturnType<typeof createMetrics>;
+  /** The audit head as last anchored by saveState. */
+  let auditAnchor: { seq: number; at: number } | null = null;
   const hub = new LiveHub({
     heartbeatMs,
     bufferLimitBytes: deps.liveBufferLimitBytes ?? 4 * 1024 * 1024,
@@ -231,6 +236,7 @@ export function createPulse(deps: PulseDeps) {
     estate,
     storeProblem: () => storeHealth.problem?.reason ?? null,
     transitionBacklog: () => ({ held: backlog.size, dropped: backlog.droppedTotal }),
+    auditAnchor: () => auditAnchor,
     now: () => clock.now(),
     practiceCounts: () => views.counts(),
     serviceCounts: () => views.serviceCounts(),
@@ -470,9 +476,23 @@ export function createPulse(deps: PulseDeps) {
     );
   }
 
-  /** Saves the engine's state so a restart carries on exactly where this run stopped. */
+  /**
+   * Saves the engine's state so a restart carries on exactly where this run stopped, and anchors
+   * the audit head outside the audit table: in the snapshot (`auditHead`, an extra field older
+   * readers ignore), in audit-anchor.json and as a metric, so cutting the newest entries off shows.
+   */
   async function saveState(): Promise<void> {
-    await store.signals.saveSnapshot(JSON.stringify(engine.exportState()), clock.now());
+    const now = clock.now();
+    const head = await store.accounts.auditHead();
+    await store.signals.saveSnapshot(JSON.stringify({ ...engine.exportState(), auditHead: { ...head, at: now } }), now);
+    if (deps.auditAnchorDir !== undefined) {
+      try {
+        writeAuditAnchor(deps.auditAnchorDir, head, now);
+      } catch (err) {
+        log('error', 'could not anchor the audit head in the data folder', { error: String(err) });
+      }
+    }
+    auditAnchor = { seq: head.seq, at: now };
   }
 
   const ctx = {

@@ -77,6 +77,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
       selfObserver: observer,
       estate,
       store,
+      auditAnchorDir: opts.dataDir,
       clock: { now: () => Date.now() },
       log: opts.log,
       workerToken,

@@ -48,6 +48,8 @@ export interface MetricsSources {
   storeProblem?: () => StoreUnavailableReason | null;
   /** Status transitions held in memory for the store, and those dropped past the bound. */
   transitionBacklog?: () => { held: number; dropped: number };
+  /** The audit head last anchored outside the table (with each state save), or null before the first. */
+  auditAnchor?: () => { seq: number; at: number } | null;
 }
 
 export const INCIDENT_KINDS: readonly IncidentKind[] = ['service', 'practice', 'pcn', 'endpoints', 'pulse'];
@@ -325,6 +327,26 @@ export function createMetrics(sources: MetricsSources) {
     registers: [registry],
     collect() {
       this.set((sources.serverEventLoopDelayMs?.() ?? 0) / 1000);
+    },
+  });
+  // The audit head as last anchored: Prometheus' history of it is a witness outside Pulse's data
+  // folder that the log once reached this far. The hash stays in audit-anchor.json (no label per hash).
+  new Gauge({
+    name: 'pulse_audit_head_sequence',
+    help: 'Sequence number of the newest audit entry when the head was last anchored (with each engine state save). Must never go down.',
+    registers: [registry],
+    collect() {
+      const anchor = sources.auditAnchor?.();
+      if (anchor) this.set(anchor.seq);
+    },
+  });
+  new Gauge({
+    name: 'pulse_audit_head_anchored_timestamp_seconds',
+    help: 'When the audit head was last anchored (Unix seconds).',
+    registers: [registry],
+    collect() {
+      const anchor = sources.auditAnchor?.();
+      if (anchor) this.set(anchor.at / 1000);
     },
   });
   new Gauge({

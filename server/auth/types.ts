@@ -112,6 +112,8 @@ export interface AccountStore {
   appendAudit(input: AuditInput): Promise<AuditEntry>;
   /** Newest first. */
   auditEntries(limit: number, offset: number): Promise<AuditEntry[]>;
+  /** The newest entry's seq and hash (seq 0 and the genesis hash when empty): what Pulse anchors outside the table. */
+  auditHead(): Promise<{ seq: number; hash: string }>;
   /** Recomputes the chain; names the first entry that does not match. */
   verifyAudit(): Promise<{ ok: true; count: number } | { ok: false; seq: number; reason: string }>;
 }

@@ -4,6 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createPulse } from '../../../server/app';
+import { parseEstate } from '../../../server/config/estate';
+import { silentLogger } from '../../../server/log';
+import { SqliteStore } from '../../../server/store/sqlite';
 import { auditAnchorPath, readAuditAnchor, writeAuditAnchor } from '../../../server/auth/audit-anchor';
 import { ACCOUNT_MIGRATIONS, SqliteAccountStore } from '../../../server/store/sqlite/accounts';
 import { migrate, openDatabase } from '../../../server/store/sqlite/db';
@@ -103,5 +107,46 @@ describe('audit-verify against the anchored head', () => {
     const result = await verify(dir);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/audit-anchor\.json: not valid JSON/);
+  });
+});
+
+describe('a running Pulse anchors the audit head with each state save', () => {
+  const ESTATE = `services:
+  - { id: emis-web, name: EMIS Web, kind: clinical-system, checks: [{ id: emis-api, kind: http, target: "http://127.0.0.1:9/" }] }
+practices:
+  - { ods: A00001, name: Riverside Medical Practice, pcn: North, system: emis-web }
+`;
+  it('in audit-anchor.json, in the engine snapshot and as pulse_audit_head_sequence; audit:verify then catches a cut', async () => {
+    const dir = mkdtempSync(join(root, 'pulse-'));
+    const store = new SqliteStore(dir);
+    let now = AT;
+    const pulse = createPulse({
+      estate: parseEstate(ESTATE, 'e.yaml'),
+      store,
+      auditAnchorDir: dir,
+      clock: { now: () => now },
+      log: silentLogger,
+      workerToken: 'w',
+    });
+    await pulse.restore();
+    for (let i = 1; i <= 7; i += 1) await store.accounts.appendAudit({ at: AT, actor: 'system', action: 'test.entry', subject: null, detail: { i } });
+    now = AT + 60_000;
+    await pulse.saveState();
+
+    const anchor = readAuditAnchor(dir);
+    expect(anchor).toEqual({ kind: 'ok', anchor: { version: 1, ...(await store.accounts.auditHead()), at: AT + 60_000 } });
+    const saved = await store.signals.loadSnapshot();
+    expect(JSON.parse(saved!.body).auditHead).toMatchObject({ seq: 7, at: AT + 60_000 });
+    const metrics = await (await pulse.app.request('/metrics')).text();
+    expect(metrics).toMatch(/^pulse_audit_head_sequence 7$/m);
+    expect(metrics).toMatch(/^pulse_audit_head_anchored_timestamp_seconds 1796344260$/m);
+    pulse.close('test over');
+    await store.close();
+
+    expect((await verify(dir)).status).toBe(0);
+    sql(dir, 'DROP TRIGGER audit_no_delete', 'DELETE FROM audit WHERE seq > 5');
+    const cut = await verify(dir);
+    expect(cut.status).toBe(1);
+    expect(cut.stderr).toMatch(/audit log ends at sequence 5 but Pulse anchored 7 .*: 2 newest entries are missing/);
   });
 });
