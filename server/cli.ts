@@ -38,6 +38,14 @@ function readOptions() {
   if (!Number.isInteger(localWorkers) || localWorkers < 0 || localWorkers > 64) {
     fail(`PULSE_WORKERS: "${workersText}" is not a number of workers (0-64)`);
   }
+  // Distinct probe locations one worker credential, and the estate, may claim (issue 13).
+  const count = (name: string, fallback: number, max: number): number => {
+    const text = process.env[name] ?? String(fallback);
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1 || n > max) fail(`${name}: "${text}" is not a number of locations (1-${max})`);
+    return n;
+  };
+  const workerLocations = { perToken: count('PULSE_WORKER_MAX_LOCATIONS_PER_TOKEN', 4, 1_000), estate: count('PULSE_WORKER_MAX_LOCATIONS', 64, 1_000) };
   // Behind a TLS reverse proxy: the address people use, so their browsers' Origin is accepted.
   const publicUrl = process.env.PULSE_PUBLIC_URL || undefined;
   if (publicUrl !== undefined && !/^https?:\/\/[^/?#\s]+\/?$/.test(publicUrl)) {
@@ -59,6 +67,7 @@ function readOptions() {
     dataDir: resolve(process.env.PULSE_DATA_DIR ?? './data'),
     localWorkers,
     workerToken: process.env.PULSE_WORKER_TOKEN || undefined,
+    workerLocations,
     publicUrl,
     metricsToken: process.env.PULSE_METRICS_TOKEN || undefined,
     trustedProxies,

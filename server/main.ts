@@ -48,6 +48,8 @@ export interface StartOptions {
   trustedProxies?: TrustedProxies;
   /** Host names answered besides PULSE_PUBLIC_URL's (PULSE_ALLOWED_HOSTS); others get 421. */
   allowedHosts?: string[];
+  /** Distinct probe locations per worker credential and in all (PULSE_WORKER_MAX_LOCATIONS_PER_TOKEN, PULSE_WORKER_MAX_LOCATIONS). */
+  workerLocations?: { perToken?: number; estate?: number };
 }
 
 export type ReloadResult = { ok: true; practices: number; checks: number } | { ok: false; error: string };
@@ -88,6 +90,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
         : undefined,
       reload: () => reload(),
       metricsToken: opts.metricsToken,
+      ...(opts.workerLocations ? { workerLocations: opts.workerLocations } : {}),
       ...(opts.trustedProxies ? { trustedProxies: opts.trustedProxies } : {}),
       hosts,
       ...(opts.backupBackoff ? { backupBackoff: opts.backupBackoff } : {}),
