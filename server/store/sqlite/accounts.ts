@@ -424,7 +424,12 @@ export class SqliteAccountStore implements AccountStore {
       | TokenRow
       | undefined;
     if (!row) return null;
-    this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now, row.id);
+    try {
+      this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(now, row.id);
+    } catch (err) {
+      // Last-used is a convenience: a full or read-only disk must not blank every wall display.
+      if (classifySqliteError(err) === null) throw err;
+    }
     return toToken({ ...row, last_used_at: now });
   }
 

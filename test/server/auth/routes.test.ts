@@ -286,6 +286,27 @@ describe('issue 13: holes an attack found', () => {
     expect(await locations(qhm)).toMatchObject([{ location: 'l', checks: 2, failing: 0 }]);
     expect(await locations(headers.manager)).toMatchObject([{ location: 'l', checks: 2, failing: 0 }]);
   });
+
+  it('on a read-only (or full) store: every caller still reads, and sign-in answers 503 STORE_UNAVAILABLE, not 500', async () => {
+    await store.accounts.createUser({ username: 'latecomer', displayName: 'latecomer', role: 'viewer', icb: 'QWO', practices: [], passwordHash: await hashPassword('long enough password', { N: 2 ** 10 }), now: Date.now() });
+    store.db.pragma('query_only = ON');
+    try {
+      for (const caller of CALLERS) {
+        const res = await pulse.app.request('/api/practices', { headers: headers[caller] });
+        expect(res.status, caller).toBe(caller === 'anonymous' ? 401 : 200);
+      }
+      const login = await pulse.app.request('/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'latecomer', password: 'long enough password' }),
+      });
+      expect(login.status).toBe(503);
+      expect(await login.json()).toEqual({ error: { code: 'STORE_UNAVAILABLE', message: 'database: read-only' } });
+      expect((await pulse.app.request('/readyz')).status).toBe(503);
+    } finally {
+      store.db.pragma('query_only = OFF');
+    }
+  });
 });
 
 describe('cross-site requests', () => {
