@@ -34,7 +34,7 @@ import { opsRoutes } from './api/ops';
 import { PATIENT_PAGE_CSS, renderPatientPage, situationOf } from './patients/page';
 import { probesState, readiness, type SelfFacts } from './selfcheck';
 import { requestLog } from './log';
-import { writeAuditAnchor } from './auth/audit-anchor';
+import { advanceAuditAnchor } from './auth/audit-anchor';
 import { createOidcClient } from './auth/oidc';
 import { readSecretRef } from './auth/oidc-config';
 import { authenticate, requires, type AppEnv, type AuthDeps } from './auth/middleware';
@@ -487,7 +487,10 @@ export function createPulse(deps: PulseDeps) {
     await store.signals.saveSnapshot(JSON.stringify({ ...engine.exportState(), auditHead: { ...head, at: now } }), now);
     if (deps.auditAnchorDir !== undefined) {
       try {
-        writeAuditAnchor(deps.auditAnchorDir, head, now);
+        // Entries are contiguous from 1 in an intact log, so seq N is N-th from the head's end.
+        const hashAt = async (seq: number) => (await store.accounts.auditEntries(1, head.seq - seq))[0]?.hash;
+        const advanced = await advanceAuditAnchor(deps.auditAnchorDir, head, hashAt, now);
+        if (advanced.kind === 'refused') log('error', `the audit anchor was not moved: ${advanced.reason}`, {});
       } catch (err) {
         log('error', 'could not anchor the audit head in the data folder', { error: String(err) });
       }

@@ -89,3 +89,25 @@ export function checkAuditAnchor(
   }
   return { ok: true, lag: headSeq - anchor.seq };
 }
+
+export type AnchorAdvance = { kind: 'written'; anchor: AuditAnchor } | { kind: 'refused'; reason: string };
+
+/**
+ * Moves the anchor forward to `head`, never back: a table found shorter than its anchor, or with
+ * another hash at the anchored seq, leaves the file as it is (the evidence) and says why.
+ */
+export async function advanceAuditAnchor(
+  dataDir: string,
+  head: { seq: number; hash: string },
+  hashAt: (seq: number) => Promise<string | undefined>,
+  at: number,
+): Promise<AnchorAdvance> {
+  const current = readAuditAnchor(dataDir);
+  if (current.kind === 'ok') {
+    const { seq } = current.anchor;
+    const hash = seq > 0 && seq <= head.seq ? await hashAt(seq) : undefined;
+    const checked = checkAuditAnchor(current.anchor, head.seq, () => hash);
+    if (!checked.ok) return { kind: 'refused', reason: checked.reason };
+  }
+  return { kind: 'written', anchor: writeAuditAnchor(dataDir, head, at) };
+}

@@ -148,5 +148,26 @@ practices:
     const cut = await verify(dir);
     expect(cut.status).toBe(1);
     expect(cut.stderr).toMatch(/audit log ends at sequence 5 but Pulse anchored 7 .*: 2 newest entries are missing/);
+
+    // A running Pulse that meets the cut log never moves its anchor back over the evidence.
+    const errors: string[] = [];
+    const again = new SqliteStore(dir);
+    const restarted = createPulse({
+      estate: parseEstate(ESTATE, 'e.yaml'),
+      store: again,
+      auditAnchorDir: dir,
+      clock: { now: () => now },
+      log: (level, message) => {
+        if (level === 'error') errors.push(message);
+      },
+      workerToken: 'w',
+    });
+    await restarted.restore();
+    await restarted.saveState();
+    restarted.close('test over');
+    await again.close();
+    expect(errors.join('\n')).toMatch(/the audit anchor was not moved: audit log ends at sequence 5 but Pulse anchored 7/);
+    expect(readAuditAnchor(dir)).toMatchObject({ kind: 'ok', anchor: { seq: 7 } });
+    expect((await verify(dir)).status).toBe(1);
   });
 });
