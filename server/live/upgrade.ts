@@ -101,7 +101,8 @@ export function liveUpgrades(deps: UpgradeDeps) {
       const scope = scopeOf(principal, estate);
       const stillValid = async () => (await principalOf(authDeps, cookie, display ? `Bearer ${display}` : undefined)).kind !== 'anonymous';
       const live: LiveScope | null = scope === 'all' ? null : { key: scopeKey(principal), sees: scope === 'none' ? () => false : scope };
-      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(recheck(ws, stillValid), live));
+      const credential = cookie ? `session:${cookie}` : `display:${display}`;
+      wss.handleUpgrade(req, socket, head, (ws) => hub.attach(recheck(ws, stillValid, undefined, credential), live));
     } else if (url.pathname === '/workers') {
       const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1];
       const stored = bearer ? await accounts.tokenBySecret(bearer, deps.now()) : null;
@@ -127,16 +128,25 @@ export function liveUpgrades(deps: UpgradeDeps) {
    * heartbeat: signing out, disabling an account, or revoking a display link or worker token
    * also ends a connection already open, not just the next one.
    */
-  const openSockets = new Map<WebSocket, { stillValid: () => Promise<boolean>; onRevoked?: () => void }>();
-  function recheck(ws: WebSocket, stillValid: () => Promise<boolean>, onRevoked?: () => void): WebSocket {
-    openSockets.set(ws, { stillValid, ...(onRevoked ? { onRevoked } : {}) });
+  const openSockets = new Map<WebSocket, { stillValid: () => Promise<boolean>; onRevoked?: () => void; credential?: string }>();
+  /** `credential` names what was presented: sockets opened with the same one are checked once a sweep. */
+  function recheck(ws: WebSocket, stillValid: () => Promise<boolean>, onRevoked?: () => void, credential?: string): WebSocket {
+    openSockets.set(ws, { stillValid, ...(onRevoked ? { onRevoked } : {}), ...(credential ? { credential } : {}) });
     ws.once('close', () => openSockets.delete(ws));
     return ws;
   }
   async function recheckSockets(): Promise<void> {
-    for (const [ws, { stillValid, onRevoked }] of openSockets) {
+    // A wall of 2,000 feeds on one link is one lookup, and the sweep yields between slices.
+    const checked = new Map<string, Promise<boolean>>();
+    let n = 0;
+    for (const [ws, { stillValid, onRevoked, credential }] of openSockets) {
+      if (++n % 100 === 0) await new Promise((r) => setImmediate(r));
       // A store error (e.g. while shutting down) is not a revocation.
-      if (!(await stillValid().catch(() => true))) {
+      const check = () => stillValid().catch(() => true);
+      let valid: Promise<boolean>;
+      if (credential === undefined) valid = check();
+      else valid = checked.get(credential) ?? checked.set(credential, check()).get(credential)!;
+      if (!(await valid)) {
         ws.close(4401, 'signed out, or the link or token was revoked');
         onRevoked?.();
       }
