@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPulse, type Pulse } from '../../../server/app';
-import { openapiPath, operationIdOf } from '../../../server/api/openapi';
+import { openapiPath, operationIdOf, permissionsOf, secureDocument } from '../../../server/api/openapi';
 import { parseEstate } from '../../../server/config/estate';
 import { silentLogger } from '../../../server/log';
 import { SqliteStore } from '../../../server/store/sqlite';
@@ -97,4 +97,10 @@ describe('the OpenAPI document', () => {
     expect(found.filter((f) => !accepted.has(f)), JSON.stringify(report.problems, null, 1)).toEqual([]);
     expect(report.totals.errors).toBe(0);
   }, 60_000);
+
+  it('refuses to document an operation whose route declares no permission (it would look open)', () => {
+    const permissions = permissionsOf([{ method: 'GET', path: '/api/known/:id', handler: Object.assign(() => undefined, { permission: 'read' }) }]);
+    const doc = { paths: { '/api/known/{id}': { get: { responses: {} } }, '/api/unguarded': { get: { responses: {} } } } };
+    expect(() => secureDocument(doc, permissions, [])).toThrow(/GET \/api\/unguarded/);
+  });
 });
