@@ -33,7 +33,7 @@ export function heartbeatRoutes(ctx: ApiContext, opts: HeartbeatRouteOptions = {
   const app = new OpenAPIHono<AppEnv>();
   const multiple = opts.rateMultiple ?? DEFAULT_HEARTBEAT_RATE_MULTIPLE;
   // Keyed by practice, after its token is verified: one bucket per configured fleet at most.
-  const limiter = new RateLimiter({ now: ctx.now, maxKeys: 10_000 });
+  const limiter = new RateLimiter({ now: () => ctx.now(), maxKeys: 10_000 });
   app.openapi(
     createRoute({
       method: 'post',
