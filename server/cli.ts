@@ -46,6 +46,12 @@ function readOptions() {
     return n;
   };
   const workerLocations = { perToken: count('PULSE_WORKER_MAX_LOCATIONS_PER_TOKEN', 4, 1_000), estate: count('PULSE_WORKER_MAX_LOCATIONS', 64, 1_000) };
+  // Dashboard WebSocket connections one client address may hold open (issue 13).
+  const perAddressText = process.env.PULSE_LIVE_CONNECTIONS_PER_ADDRESS ?? '200';
+  const liveConnectionsPerAddress = Number(perAddressText);
+  if (!Number.isInteger(liveConnectionsPerAddress) || liveConnectionsPerAddress < 1 || liveConnectionsPerAddress > 100_000) {
+    fail(`PULSE_LIVE_CONNECTIONS_PER_ADDRESS: "${perAddressText}" is not a number of connections (1-100000)`);
+  }
   // Behind a TLS reverse proxy: the address people use, so their browsers' Origin is accepted.
   const publicUrl = process.env.PULSE_PUBLIC_URL || undefined;
   if (publicUrl !== undefined && !/^https?:\/\/[^/?#\s]+\/?$/.test(publicUrl)) {
@@ -68,6 +74,7 @@ function readOptions() {
     localWorkers,
     workerToken: process.env.PULSE_WORKER_TOKEN || undefined,
     workerLocations,
+    liveConnectionsPerAddress,
     publicUrl,
     metricsToken: process.env.PULSE_METRICS_TOKEN || undefined,
     trustedProxies,

@@ -50,6 +50,8 @@ export interface StartOptions {
   allowedHosts?: string[];
   /** Distinct probe locations per worker credential and in all (PULSE_WORKER_MAX_LOCATIONS_PER_TOKEN, PULSE_WORKER_MAX_LOCATIONS). */
   workerLocations?: { perToken?: number; estate?: number };
+  /** Dashboard WebSocket connections one client address may hold (PULSE_LIVE_CONNECTIONS_PER_ADDRESS); default 200. */
+  liveConnectionsPerAddress?: number;
 }
 
 export type ReloadResult = { ok: true; practices: number; checks: number } | { ok: false; error: string };
@@ -92,6 +94,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
       metricsToken: opts.metricsToken,
       ...(opts.workerLocations ? { workerLocations: opts.workerLocations } : {}),
       ...(opts.trustedProxies ? { trustedProxies: opts.trustedProxies } : {}),
+      ...(opts.liveConnectionsPerAddress !== undefined ? { liveConnectionsPerAddress: opts.liveConnectionsPerAddress } : {}),
       hosts,
       ...(opts.backupBackoff ? { backupBackoff: opts.backupBackoff } : {}),
     });

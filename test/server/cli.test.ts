@@ -48,6 +48,12 @@ describe('pulse command line', () => {
     expect(port.stderr).toBe('pulse: PORT: "eighty" is not a port number (0-65535)\n');
   });
 
+  it('rejects a bad per-address live connection limit naming the variable', () => {
+    const result = start([], { PULSE_LIVE_CONNECTIONS_PER_ADDRESS: 'lots' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe('pulse: PULSE_LIVE_CONNECTIONS_PER_ADDRESS: "lots" is not a number of connections (1-100000)\n');
+  });
+
   it('refuses to serve the simulated demo beyond loopback', () => {
     const result = start([], { HOST: '0.0.0.0' });
     expect(result.status).toBe(2);
