@@ -116,7 +116,20 @@ export const INCIDENT_MIGRATIONS: Migration[] = [
           DROP TABLE incident_timeline_copy;
           DROP TABLE incidents_copy;`,
   },
+  {
+    // Whose an incident's parts are, for callers scoped to an ICB: each ICB's own peak (JSON
+    // object of ICB → most practices affected at once), and the ICB of a note's or reference's
+    // writer. The writer's column holds the ICB code, 'national' for a national writer (the
+    // field null), or NULL when not known (rows written before this: the field absent).
+    id: 'incidents-3',
+    sql: `ALTER TABLE incidents ADD COLUMN peak_by_icb TEXT;
+          ALTER TABLE incident_timeline ADD COLUMN icb TEXT;
+          ALTER TABLE incident_references ADD COLUMN icb TEXT;`,
+  },
 ];
+
+/** The `icb` column's value for a national writer (`icb: null`); NULL in the column means not known. */
+export const NATIONAL_ICB = 'national';
 
 /** Most incidents one `recentIncidents` call returns. */
 export const RECENT_LIMIT_MAX = 500;
@@ -134,6 +147,8 @@ interface IncidentRow {
   affected: string;
   affected_count: number;
   peak_affected: number;
+  /** JSON object ICB → peak, or NULL when not known. */
+  peak_by_icb: string | null;
   subjects: string;
 }
 
@@ -145,6 +160,8 @@ interface TimelineRow {
   text: string;
   by_person: string | null;
   count: number | null;
+  /** See `NATIONAL_ICB`. */
+  icb: string | null;
 }
 
 interface ReferenceRow {
@@ -154,6 +171,8 @@ interface ReferenceRow {
   reference: string;
   by_person: string;
   at: number;
+  /** See `NATIONAL_ICB`. */
+  icb: string | null;
 }
 
 type HeaderParams = Omit<IncidentRow, never>;
@@ -167,22 +186,22 @@ export class SqliteIncidentStore implements IncidentStore {
   constructor(db: Db) {
     migrate(db, INCIDENT_MIGRATIONS);
     const upsert = db.prepare<HeaderParams>(
-      `INSERT INTO incidents (id, key, kind, title, finding, status, severity, opened_at, resolved_at, affected, affected_count, peak_affected, subjects)
-       VALUES (@id, @key, @kind, @title, @finding, @status, @severity, @opened_at, @resolved_at, @affected, @affected_count, @peak_affected, @subjects)
+      `INSERT INTO incidents (id, key, kind, title, finding, status, severity, opened_at, resolved_at, affected, affected_count, peak_affected, peak_by_icb, subjects)
+       VALUES (@id, @key, @kind, @title, @finding, @status, @severity, @opened_at, @resolved_at, @affected, @affected_count, @peak_affected, @peak_by_icb, @subjects)
        ON CONFLICT (id) DO UPDATE SET
          key = excluded.key, kind = excluded.kind, title = excluded.title, finding = excluded.finding, status = excluded.status,
          severity = excluded.severity, opened_at = excluded.opened_at, resolved_at = excluded.resolved_at,
          affected = excluded.affected, affected_count = excluded.affected_count,
-         peak_affected = excluded.peak_affected, subjects = excluded.subjects`,
+         peak_affected = excluded.peak_affected, peak_by_icb = excluded.peak_by_icb, subjects = excluded.subjects`,
     );
     const addEntry = db.prepare<TimelineRow>(
-      `INSERT INTO incident_timeline (incident_id, seq, at, type, text, by_person, count)
-       VALUES (@incident_id, @seq, @at, @type, @text, @by_person, @count)
+      `INSERT INTO incident_timeline (incident_id, seq, at, type, text, by_person, count, icb)
+       VALUES (@incident_id, @seq, @at, @type, @text, @by_person, @count, @icb)
        ON CONFLICT (incident_id, seq) DO NOTHING`,
     );
     const addReference = db.prepare<ReferenceRow>(
-      `INSERT INTO incident_references (incident_id, seq, system, reference, by_person, at)
-       VALUES (@incident_id, @seq, @system, @reference, @by_person, @at)
+      `INSERT INTO incident_references (incident_id, seq, system, reference, by_person, at, icb)
+       VALUES (@incident_id, @seq, @system, @reference, @by_person, @at, @icb)
        ON CONFLICT (incident_id, seq) DO NOTHING`,
     );
     this.statements = {
@@ -213,6 +232,7 @@ export class SqliteIncidentStore implements IncidentStore {
               text: event.entry.text,
               by_person: event.entry.by ?? null,
               count: event.entry.count ?? null,
+              icb: icbColumn(event.entry.icb),
             });
             break;
           case 'reference':
@@ -223,6 +243,7 @@ export class SqliteIncidentStore implements IncidentStore {
               reference: event.reference.reference,
               by_person: event.reference.by,
               at: event.reference.at,
+              icb: icbColumn(event.reference.icb),
             });
             break;
         }
@@ -282,12 +303,13 @@ function toRow(i: IncidentSummary): HeaderParams {
     affected: JSON.stringify(i.affected),
     affected_count: i.affected.length,
     peak_affected: i.peakAffected,
+    peak_by_icb: i.peakByIcb === undefined ? null : JSON.stringify(i.peakByIcb),
     subjects: JSON.stringify(i.subjects),
   };
 }
 
 function fromRow(r: IncidentRow): IncidentSummary {
-  return {
+  const summary: IncidentSummary = {
     id: r.id,
     key: r.key as IncidentKey,
     kind: r.kind as IncidentKind,
@@ -301,17 +323,32 @@ function fromRow(r: IncidentRow): IncidentSummary {
     peakAffected: r.peak_affected,
     subjects: JSON.parse(r.subjects) as SubjectKey[],
   };
+  if (r.peak_by_icb !== null) summary.peakByIcb = JSON.parse(r.peak_by_icb) as Record<string, number>;
+  return summary;
 }
 
 function toEntry(r: TimelineRow): TimelineEntry {
   const entry: TimelineEntry = { at: r.at, type: r.type as TimelineType, text: r.text };
   if (r.by_person !== null) entry.by = r.by_person;
   if (r.count !== null) entry.count = r.count;
+  if (r.icb !== null) entry.icb = icbField(r.icb);
   return entry;
 }
 
 function toReference(r: ReferenceRow): IncidentReference {
-  return { system: r.system as ReferenceSystem, reference: r.reference, by: r.by_person, at: r.at };
+  const reference: IncidentReference = { system: r.system as ReferenceSystem, reference: r.reference, by: r.by_person, at: r.at };
+  if (r.icb !== null) reference.icb = icbField(r.icb);
+  return reference;
+}
+
+/** A writer's ICB as stored: the code, `NATIONAL_ICB` for null, NULL when not known (undefined). */
+function icbColumn(icb: string | null | undefined): string | null {
+  return icb === undefined ? null : icb === null ? NATIONAL_ICB : icb;
+}
+
+/** The stored column back as the field's value (a NULL column is left out by the caller: absent). */
+function icbField(column: string): string | null {
+  return column === NATIONAL_ICB ? null : column;
 }
 
 function groupBy<T extends { incident_id: number }>(rows: T[]): Map<number, T[]> {

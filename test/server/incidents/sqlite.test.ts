@@ -222,6 +222,6 @@ describe('SQLite incident store', () => {
     await store.applyIncidentEvents(tracker.update(T0, [], 'Pulse was not listening for 40 s'));
     expect((await store.openIncidents()).map((i) => [i.id, i.kind, i.timeline.map((e) => e.type)])).toEqual([[8, 'pulse', ['opened', 'finding']]]);
     expect(db.pragma('foreign_key_check')).toEqual([]);
-    expect(() => db.exec(`INSERT INTO incident_timeline VALUES (99, 0, ${T0}, 'opened', 'x', NULL, NULL)`)).toThrow(/FOREIGN KEY/);
+    expect(() => db.exec(`INSERT INTO incident_timeline (incident_id, seq, at, type, text) VALUES (99, 0, ${T0}, 'opened', 'x')`)).toThrow(/FOREIGN KEY/);
   });
 });
