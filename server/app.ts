@@ -347,6 +347,8 @@ export function createPulse(deps: PulseDeps) {
         await timedWrite('transitions', () => writeTransitions(changes));
         await timedWrite('incidents', () => persistIncidents(incidentEvents));
         await auditFindings(incidentEvents);
+        // A tick of blips alone writes nothing, so it proves nothing: while unavailable, a probe write decides.
+        if (storeHealth.problem !== null) await store.probeWrite();
         storeHealth.succeeded();
       } catch (err) {
         // The store's own trouble is logged once per change of state (storeHealth); anything else each time.
@@ -379,12 +381,6 @@ export function createPulse(deps: PulseDeps) {
     }
   }
 
-  /** Transitions dropped past the backlog's bound: exactly how many and when, in the audit log. */
-  async function recordGap(gap: TransitionGap): Promise<void> {
-    log('warn', `status history has a gap: ${gap.dropped} transitions were not stored`, { ...gap });
-    await store.accounts.appendAudit({
-      at: clock.now(),
-      actor: 'system',
   /** A tick's transitions: straight to the store, or, while it is behind, after what it holds (oldest first). */
   async function writeTransitions(changes: StatusTransition[]): Promise<void> {
     if (backlog.size === 0 && backlog.pendingGap === null) {
@@ -400,6 +396,12 @@ export function createPulse(deps: PulseDeps) {
     await backlog.flush((rows) => store.recordTransitions(rows), recordGap);
   }
 
+  /** Transitions dropped past the backlog's bound: exactly how many and when, in the audit log. */
+  async function recordGap(gap: TransitionGap): Promise<void> {
+    log('warn', `status history has a gap: ${gap.dropped} transitions were not stored`, { ...gap });
+    await store.accounts.appendAudit({
+      at: clock.now(),
+      actor: 'system',
       action: 'history.gap',
       subject: null,
       detail: { dropped: gap.dropped, from: new Date(gap.from).toISOString(), to: new Date(gap.to).toISOString() },
