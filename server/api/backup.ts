@@ -499,7 +499,10 @@ export function backupRoutes(ctx: ApiContext) {
         // The incident's timeline says what was done about it (the audit log has the detail).
         const n = result.switched.length;
         const text = `${n} practice${n === 1 ? '' : 's'} switched ${body.action === 'enter' ? 'into' : 'out of'} backup mode (${body.reasonCode}): ${body.reason}`;
-        const noted = ctx.incidents.addNote(body.incidentId, { by: ctx.actor(c), text: text.slice(0, 2000) }, ctx.now());
+        // Whose the note is (as for notes people add): an ICB's ops' note is shown to that ICB and nationally, a national one to all.
+        const principal = c.get('principal');
+        const icb = principal.kind === 'user' ? principal.user.icb : principal.kind === 'display' ? principal.token.icb : null;
+        const noted = ctx.incidents.addNote(body.incidentId, { by: ctx.actor(c), text: text.slice(0, 2000) }, ctx.now(), icb);
         if (noted.ok) {
           await ctx.store.incidents.applyIncidentEvents(noted.events).catch((err: unknown) =>
             ctx.log('error', 'could not store the incident note of a bulk switch', { incidentId: body.incidentId, error: String(err) }),

@@ -99,6 +99,19 @@ describe('scope', () => {
     expect(res.status).toBe(200);
     expect(((await res.json()) as { switched: string[] }).switched).toEqual(['A00001', 'A00002']);
     expect(await states()).toEqual({ A00001: 'backup', A00002: 'backup' }); // no plan: nothing to send, settled at once
+    // The note it writes on the incident is the ICB's: its people see it, another ICB's do not.
+    const note = 'practices switched into backup mode (clinical-system-down): EMIS down since 07:40';
+    expect(pulse.incidents.get(7)!.timeline.at(-1)).toMatchObject({ type: 'note', by: 'ops.qwo', text: `2 ${note}`, icb: 'QWO' });
+    const notes = async (who: Session) =>
+      ((await (await who.get('/api/incidents/7')).json()) as { timeline: { type: string; text: string }[] }).timeline.filter((e) => e.type === 'note').map((e) => e.text);
+    const other = await signIn('ops.qxx', 'ops', 'QXX');
+    expect(await notes(ops)).toEqual([`2 ${note}`]);
+    expect(await notes(other)).toEqual([]);
+    // A national switch's note is national (null): every ICB's people see it.
+    const national = await signIn('ops', 'ops', null);
+    expect((await national.post('/api/backup/bulk', { ...REASON, action: 'enter', incidentId: 7, expectedCount: 1 })).status).toBe(200);
+    expect(pulse.incidents.get(7)!.timeline.at(-1)).toMatchObject({ by: 'ops', text: `1 ${note.replace('practices', 'practice')}`, icb: null });
+    expect(await notes(other)).toEqual([`1 ${note.replace('practices', 'practice')}`]);
     // Nor can they switch, tick or cost the other ICB's practice one by one.
     expect((await ops.post('/api/practices/B00001/backup/enter', REASON)).status).toBe(403);
     expect((await ops.post('/api/practices/B00001/backup/costs', { description: 'Locum', amountPence: 100 })).status).toBe(403);
