@@ -298,7 +298,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     ws.on('error', (err) => {
       lastError = describeError(err);
     });
-    ws.on('close', (code) => {
+    ws.on('close', (code, reasonBytes) => {
       if (socket === ws) socket = undefined;
       clearInterval(pinger);
       if (stopping) return;
@@ -312,7 +312,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
           ? `the server at ${url} answered HTTP ${rejectedStatus} instead of a WebSocket upgrade`
           : lastError !== undefined
             ? `cannot reach ${url}: ${lastError}`
-            : `connection to ${url} closed (code ${code})`;
+            : `connection to ${url} closed (code ${code}${reasonBytes.length > 0 ? `: ${reasonBytes.toString()}` : ''})`;
       scheduleReconnect(why);
     });
     // A link that dies silently never emits 'close'; a missed pong forces one.
