@@ -35,11 +35,15 @@ export interface UpgradeDeps {
   trustedProxies?: TrustedProxies;
   /** Live-feed connections (open or being opened) from one address before 429 (default 200). */
   liveConnectionsPerAddress?: number;
+  /** WebSocket upgrades started per turn of the event loop (default 20). */
+  upgradesPerTurn?: number;
   /** A /ws upgrade refused for being over the per-address limit. */
   onRefused?: (reason: 'address-limit') => void;
 }
 
 export const DEFAULT_LIVE_CONNECTIONS_PER_ADDRESS = 200;
+/** WebSocket upgrades started per turn of the event loop. */
+export const DEFAULT_UPGRADES_PER_TURN = 20;
 
 export function liveUpgrades(deps: UpgradeDeps) {
   const { authDeps, accounts, estate, hub, gateway, log } = deps;
@@ -55,12 +59,29 @@ export function liveUpgrades(deps: UpgradeDeps) {
     if (n <= 0) connections.delete(address);
     else connections.set(address, n);
   };
+  // Accept cost is bounded: a burst of upgrades is taken a slice per turn of the event loop,
+  // so /healthz and the API are answered between slices rather than after the whole burst.
+  const slice = deps.upgradesPerTurn ?? DEFAULT_UPGRADES_PER_TURN;
+  const waiting: Array<[IncomingMessage, Duplex, Buffer]> = [];
+  let draining = false;
+  const drain = (): void => {
+    for (let n = 0; n < slice && waiting.length > 0; n++) {
+      const [req, socket, head] = waiting.shift()!;
+      if (socket.destroyed) continue; // gave up while it waited
+      void upgrade(req, socket, head).catch((err: unknown) => {
+        log('error', 'websocket upgrade failed', { error: String(err) });
+        refuse(socket, '500 Internal Server Error');
+      });
+    }
+    if (waiting.length > 0) setImmediate(drain);
+    else draining = false;
+  };
   /** Routes an HTTP upgrade to the dashboards' hub or the workers' gateway. */
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    void upgrade(req, socket, head).catch((err: unknown) => {
-      log('error', 'websocket upgrade failed', { error: String(err) });
-      refuse(socket, '500 Internal Server Error');
-    });
+    waiting.push([req, socket, head]);
+    if (draining) return;
+    draining = true;
+    setImmediate(drain);
   }
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
