@@ -444,6 +444,21 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  // A local worker (spawned by the server with an IPC channel) dies with its parent: killed
+  // with -9 the server sends no signal, and an orphan would keep probing with a dead token.
+  // (Spawned with a channel, `process.send` exists even once the channel has closed.)
+  if (process.send) {
+    const parentGone = (): void => {
+      process.stderr.write('pulse worker: the server that started this worker has gone; stopping\n');
+      shutdown();
+    };
+    // The parent may have died while this worker was still loading: the event is past then.
+    if (!process.connected) parentGone();
+    else {
+      process.once('disconnect', parentGone);
+      (process.channel as { unref?: () => void } | undefined)?.unref?.();
+    }
+  }
   const exit = await worker.done;
   if (exit.reason === 'unauthorized') {
     process.stderr.write(`${exit.message}\n`);

@@ -245,7 +245,9 @@ class LocalWorkers {
         PULSE_WORKER_TOKEN: this.token,
         PULSE_LOCATION: 'local',
       },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      // The IPC channel carries nothing; it closes when this process dies, however it dies,
+      // and the worker stops then (no orphans probing with a dead token).
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.children.add(child);
     child.once('exit', (code, signal) => {
