@@ -83,7 +83,11 @@ describe('the OpenAPI document', () => {
     writeFileSync(file, text);
     const run = promisify(execFile);
     // No Node API is exported by @redocly/cli 2: its own binary, with the project's redocly.yaml.
-    const result = await run(join('node_modules', '.bin', 'redocly'), ['lint', file, '--config', 'redocly.yaml', '--format=json'], { maxBuffer: 16 * 1024 * 1024 }).catch(
+    const result = await run(join('node_modules', '.bin', 'redocly'), ['lint', file, '--config', 'redocly.yaml', '--format=json'], {
+      maxBuffer: 16 * 1024 * 1024,
+      // A test does not phone home: no usage telemetry, no update check.
+      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', REDOCLY_SUPPRESS_NOTIFICATIONS: 'true' },
+    }).catch(
       (err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? '' }),
     );
     const report = JSON.parse(result.stdout.slice(result.stdout.indexOf('{'))) as {
