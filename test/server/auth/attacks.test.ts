@@ -14,12 +14,13 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createPulse } from '../../../server/app';
+import { realPulses } from '../../helpers/real-pulse';
 import { hashPassword } from '../../../server/auth/password';
-import { loadEstateFile, parseEstate } from '../../../server/config/estate';
+import { parseEstate } from '../../../server/config/estate';
 import { parseTrustedProxies } from '../../../server/http/client-address';
 import type { LiveServerMessage } from '../../../server/live/protocol';
 import { silentLogger } from '../../../server/log';
-import { startPulse, type RunningPulse, type StartOptions } from '../../../server/main';
+import { type RunningPulse } from '../../../server/main';
 import { SqliteStore } from '../../../server/store/sqlite';
 import { launchChromium } from '../../helpers/browser';
 import { signIn, type SignedIn } from '../../helpers/session';
@@ -42,34 +43,8 @@ const PASSWORD = 'a long and correct password';
 const WRONG = 'a long but wrong password';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
-const dirs: string[] = [];
-const servers: RunningPulse[] = [];
-
 /** A real Pulse on a free loopback port with no probe workers, over a temporary data folder. */
-async function start(extra: Partial<StartOptions> = {}): Promise<RunningPulse> {
-  const dir = mkdtempSync(join(tmpdir(), 'pulse-attacks-'));
-  dirs.push(dir);
-  writeFileSync(join(dir, 'estate.yaml'), ESTATE);
-  const running = await startPulse({
-    estate: loadEstateFile(join(dir, 'estate.yaml')),
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    port: 0,
-    log: silentLogger,
-    localWorkers: 0,
-    workerToken: WORKER_SECRET,
-    tickMs: 50,
-    heartbeatMs: 1_000,
-    ...extra,
-  });
-  servers.push(running);
-  return running;
-}
-
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.stop()));
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const start = realPulses('attacks', ESTATE, WORKER_SECRET);
 
 async function user(running: RunningPulse, username: string, role: 'ops' | 'manager' | 'viewer' = 'viewer', icb: string | null = null) {
   return running.store.accounts.createUser({
@@ -634,7 +609,6 @@ describe('path traversal in static files', () => {
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'pulse-traversal-'));
-    dirs.push(root);
     const web = join(root, 'dist', 'web');
     mkdirSync(join(web, 'assets'), { recursive: true });
     writeFileSync(join(web, 'index.html'), '<!doctype html><title>Pulse</title>');
@@ -656,6 +630,7 @@ describe('path traversal in static files', () => {
   afterAll(async () => {
     await new Promise<void>((resolve) => server?.close(() => resolve()));
     await store?.close();
+    if (root) rmSync(root, { recursive: true, force: true });
   });
 
   it('serves the dashboard files (so the refusals below are about the paths)', async () => {

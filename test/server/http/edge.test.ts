@@ -1,16 +1,13 @@
 // Issue 13 (8), against a real Pulse over real sockets: forwarded headers are believed only
 // from configured proxies (so a client cannot name itself a fresh address round the sign-in
 // lock), and a request addressed to a host Pulse does not answer to (DNS rebinding) gets 421.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../server/auth/password';
-import { loadEstateFile } from '../../../server/config/estate';
 import { parseTrustedProxies } from '../../../server/http/client-address';
-import { silentLogger } from '../../../server/log';
-import { startPulse, type RunningPulse, type StartOptions } from '../../../server/main';
+import { type RunningPulse } from '../../../server/main';
+import { realPulses } from '../../helpers/real-pulse';
 
 const ESTATE = `services:
   - { id: emis-web, name: EMIS Web, kind: clinical-system, checks: [{ id: emis-api, kind: http, target: "http://127.0.0.1:9/" }] }
@@ -19,33 +16,7 @@ practices:
 `;
 const PASSWORD = 'a long and correct password';
 const WRONG = 'a long but wrong password';
-const dirs: string[] = [];
-const servers: RunningPulse[] = [];
-
-async function start(extra: Partial<StartOptions> = {}): Promise<RunningPulse> {
-  const dir = mkdtempSync(join(tmpdir(), 'pulse-edge-'));
-  dirs.push(dir);
-  writeFileSync(join(dir, 'estate.yaml'), ESTATE);
-  const running = await startPulse({
-    estate: loadEstateFile(join(dir, 'estate.yaml')),
-    dataDir: join(dir, 'data'),
-    host: '127.0.0.1',
-    port: 0,
-    log: silentLogger,
-    localWorkers: 0,
-    workerToken: 'edge-test-worker-secret',
-    tickMs: 50,
-    heartbeatMs: 1_000,
-    ...extra,
-  });
-  servers.push(running);
-  return running;
-}
-
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.stop()));
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const start = realPulses('edge', ESTATE, 'edge-test-worker-secret');
 
 async function user(running: RunningPulse, username: string) {
   await running.store.accounts.createUser({
