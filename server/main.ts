@@ -3,8 +3,10 @@
 // engine room; it never imports the simulator.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
 import { createPulse, type Pulse } from './app';
@@ -16,7 +18,30 @@ import type { Logger } from './log';
 import { SqliteStore } from './store/sqlite';
 import { ServerObserver } from './self/observer';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * This module's file: server/main.ts when run as TypeScript (tsx, vitest), or the bundle it was
+ * compiled into (dist/server/cli.js, by scripts/build.mjs), a folder deeper than the source.
+ */
+const HERE = fileURLToPath(import.meta.url);
+const COMPILED = !/\.[cm]?ts$/.test(HERE);
+
+/** The package root: the nearest folder above this file holding package.json (the same from source or a build). */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return dirname(from);
+  }
+}
+const ROOT = packageRoot(dirname(HERE));
+
+/**
+ * What a local probe worker runs: the compiled worker beside this build (../probes/worker.js) on
+ * plain node when the server is compiled; the TypeScript worker through tsx when the server
+ * itself runs as TypeScript (tests, development).
+ */
+const LOCAL_WORKER = COMPILED
+  ? { file: fileURLToPath(new URL('../probes/worker.js', import.meta.url)), nodeArgs: [] as string[] }
+  : { file: fileURLToPath(new URL('../probes/worker.ts', import.meta.url)), nodeArgs: ['--import', 'tsx'] };
 
 export interface StartOptions {
   estate: Estate;
@@ -68,6 +93,10 @@ export interface RunningPulse {
 }
 
 export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
+  // A build with its server but not its worker (or a worker file removed since) would only restart-loop.
+  if (opts.localWorkers > 0 && !existsSync(LOCAL_WORKER.file)) {
+    throw new Error(`the probe worker ${LOCAL_WORKER.file} is missing: run npm run build (or set PULSE_WORKERS=0)`);
+  }
   const store = new SqliteStore(opts.dataDir);
   const workerToken = opts.workerToken ?? randomBytes(24).toString('base64url');
   // One per process: it outlives a reload, and its view of stalls is the process's own.
@@ -85,7 +114,7 @@ export async function startPulse(opts: StartOptions): Promise<RunningPulse> {
       clock: { now: () => Date.now() },
       log: opts.log,
       workerToken,
-      webDir: `${ROOT}dist/web`,
+      webDir: join(ROOT, 'dist', 'web'),
       heartbeatMs: opts.heartbeatMs ?? 5_000,
       auth: opts.publicUrl
         ? { trustedOrigins: [new URL(opts.publicUrl).origin], secureCookies: new URL(opts.publicUrl).protocol === 'https:' }
@@ -235,7 +264,7 @@ class LocalWorkers {
 
   private spawnOne(index: number): void {
     if (this.stopped) return;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'probes/worker.ts'], {
+    const child = spawn(process.execPath, [...LOCAL_WORKER.nodeArgs, LOCAL_WORKER.file], {
       cwd: ROOT,
       // The token goes by environment, not argv, so it does not show in `ps`. Secrets only the
       // server needs (fleet agent tokens) are withheld; probe secrets (API keys) pass through.

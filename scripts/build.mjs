@@ -1,0 +1,97 @@
+// `npm run build` (after `vite build`): compiles the server and the probe worker to plain
+// JavaScript with esbuild, so production runs `node dist/server/cli.js` and no TypeScript
+// loader (tsx stays a development tool: tests, benchmarks, the simulator CLI).
+//
+//   node scripts/build.mjs [--outdir DIR]      (default: dist, beside dist/web)
+//
+// What it writes (ESM, platform node, target node20, with source maps beside each file):
+//   DIR/server/cli.js         `npm start`'s server; its packages stay in node_modules
+//   DIR/server/users-cli.js   `npm run users` / `npm run audit:verify`
+//   DIR/probes/worker.js      a probe worker, with ws and zod bundled in: one file that runs on
+//                             another host with Node 20.19+ and nothing else installed
+// The server bundles keep every package external (`packages: 'external'`): better-sqlite3 is
+// native and loads its own binary, and the rest are needed in node_modules anyway. The server
+// finds the dashboard (dist/web) from the package root, and its local worker beside itself
+// (../probes/worker.js), so a build into another folder under the package also runs.
+import { build } from 'esbuild';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function fail(message) {
+  process.stderr.write(`build: ${message}\n`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({ options: { outdir: { type: 'string' } }, strict: true, allowPositionals: false }));
+} catch (err) {
+  fail(`${err.message}\nusage: node scripts/build.mjs [--outdir DIR]`);
+}
+const outdir = resolve(values.outdir ?? join(ROOT, 'dist'));
+
+const common = {
+  absWorkingDir: ROOT,
+  outbase: ROOT,
+  outdir,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  // Names stay readable in stack traces and logs; the files are read once at start-up.
+  minify: false,
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+};
+
+// CommonJS packages bundled into an ES module (ws in the worker) call require() for Node's
+// own modules; an ES module has none, so give it one.
+const requireBanner = "import { createRequire as __pulseCreateRequire } from 'node:module';\nconst require = __pulseCreateRequire(import.meta.url);";
+
+const started = performance.now();
+const [server, worker] = await Promise.all([
+  build({ ...common, entryPoints: ['server/cli.ts', 'server/users-cli.ts'], packages: 'external' }),
+  build({
+    ...common,
+    entryPoints: ['probes/worker.ts'],
+    // ws's optional native speed-ups: it tries them and carries on without.
+    external: ['bufferutil', 'utf-8-validate'],
+    banner: { js: requireBanner },
+  }),
+]).catch(() => fail('esbuild failed (its errors are above)'));
+
+// A module that starts itself when it is the program node was started with (probes/entry.ts)
+// must not be bundled into another program: in the server's bundle, its import.meta.url would
+// be the server's own and it would start there too.
+const selfStarting = { 'dist/server/cli.js': ['probes/worker.ts', 'server/users-cli.ts'], 'dist/server/users-cli.js': ['probes/worker.ts'] };
+for (const [output, meta] of Object.entries(server.metafile.outputs)) {
+  const name = `dist/${relative(outdir, resolve(ROOT, output)).replaceAll('\\', '/')}`;
+  const bad = (selfStarting[name] ?? []).filter((input) => input in meta.inputs);
+  if (bad.length > 0) fail(`${name} would contain ${bad.join(', ')}, which starts itself when run: import what you need from another module`);
+}
+
+// Remove what an earlier build left that this one did not write (a renamed or removed entry).
+const written = new Set([...Object.keys(server.metafile.outputs), ...Object.keys(worker.metafile.outputs)].map((f) => resolve(ROOT, f)));
+for (const folder of ['server', 'probes']) {
+  const dir = join(outdir, folder);
+  const walk = (d) => {
+    for (const entry of readdirSync(d)) {
+      const path = join(d, entry);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (!written.has(path)) rmSync(path);
+    }
+  };
+  walk(dir);
+}
+
+const sizes = [...written]
+  .filter((f) => f.endsWith('.js'))
+  .sort()
+  .map((f) => `${relative(ROOT, f)} ${(statSync(f).size / 1024).toFixed(0)} KiB`);
+process.stdout.write(`build: ${sizes.join(', ')} in ${Math.round(performance.now() - started)} ms\n`);
