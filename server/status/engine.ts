@@ -8,6 +8,7 @@ import {
   applyResult,
   checkStatusAt,
   mergeLocations,
+  nextTimeChange,
   rollUp,
   upstreamServices,
   type CheckState,
@@ -101,6 +102,14 @@ export class StatusEngine {
   /** The window in force for each subject as of the last recompute. */
   private readonly inMaintenance = new Map<SubjectKey, MaintenanceWindow>();
   private readonly reports = new Map<string, PeopleReport>();
+  /**
+   * When each check must next be looked at for a change time alone makes (stale data, a
+   * flapping window ending), and the checks due in each second: a tick examines only those,
+   * not all 50,000 checks four times a second.
+   */
+  private readonly recheckAt = new Map<string, number>();
+  private readonly dueBySecond = new Map<number, string[]>();
+  private readonly dueSeconds = new MinHeap();
 
   constructor(
     private readonly estate: Estate,
@@ -310,6 +319,14 @@ export class StatusEngine {
 
   /** The check's merged status across locations (quorum), as of `now`. */
   private seen(id: string, now: number): Seen {
+    const byLocation = this.checkStates.get(id)!;
+    if (byLocation.size === 1) {
+      // One location (the usual case): its view is the check's, without the merge's lists.
+      const check = this.estate.checks.get(id)!;
+      const { state } = byLocation.values().next().value!;
+      const own = checkStatusAt(state, now, check.intervalMs, check.timeoutMs);
+      return { status: own.status, detail: own.detail };
+    }
     const views = this.seenByLocation(id, now);
     if (views.length === 0) return { status: 'unknown', detail: 'no result yet' };
     return mergeLocations(views, this.estate.status.quorum);
@@ -340,10 +357,62 @@ export class StatusEngine {
     this.inMaintenance.clear();
     for (const [key, w] of active) this.inMaintenance.set(key, w);
 
-    for (const [id, check] of this.estate.checks) {
-      const key: SubjectKey = `${check.subject.type}:${check.subject.id}`;
-      if (this.dirty.has(key)) continue;
-      if (this.checkSeen.get(id) !== this.seen(id, now).status) this.dirty.add(key);
+    this.examineDue(now);
+  }
+
+  /** Looks at every check due by `now`: one whose status time has changed makes its subject dirty. */
+  private examineDue(now: number): void {
+    const nowSecond = Math.floor(now / DUE_BUCKET_MS);
+    let notYet: string[] | null = null;
+    while (this.dueSeconds.size > 0 && this.dueSeconds.peek() <= nowSecond) {
+      const second = this.dueSeconds.pop();
+      const ids = this.dueBySecond.get(second) ?? [];
+      this.dueBySecond.delete(second);
+      for (const id of ids) {
+        const at = this.recheckAt.get(id);
+        // Rescheduled to another second since (or already examined): that entry stands.
+        if (at === undefined || Math.floor(at / DUE_BUCKET_MS) !== second) continue;
+        if (at > now) {
+          (notYet ??= []).push(id);
+          continue;
+        }
+        this.recheckAt.delete(id);
+        const check = this.estate.checks.get(id);
+        if (!check) continue;
+        const key: SubjectKey = `${check.subject.type}:${check.subject.id}`;
+        if (this.dirty.has(key)) continue; // its recompute reschedules it
+        if (this.checkSeen.get(id) !== this.seen(id, now).status) this.dirty.add(key);
+        else this.scheduleRecheck(id, now);
+      }
+    }
+    if (notYet) for (const id of notYet) this.addDue(id, this.recheckAt.get(id)!);
+  }
+
+  /** Schedules the check's next look at the earliest time its status could change by time alone. */
+  private scheduleRecheck(id: string, now: number): void {
+    const check = this.estate.checks.get(id)!;
+    let at = Infinity;
+    for (const { state } of this.checkStates.get(id)!.values()) {
+      const t = nextTimeChange(state, now, check.intervalMs, check.timeoutMs);
+      if (t < at) at = t;
+    }
+    const before = this.recheckAt.get(id);
+    if (at === Infinity) {
+      this.recheckAt.delete(id);
+      return;
+    }
+    this.recheckAt.set(id, at);
+    // Already listed under that second: the one entry serves.
+    if (before === undefined || Math.floor(before / DUE_BUCKET_MS) !== Math.floor(at / DUE_BUCKET_MS)) this.addDue(id, at);
+  }
+
+  private addDue(id: string, at: number): void {
+    const second = Math.floor(at / DUE_BUCKET_MS);
+    const list = this.dueBySecond.get(second);
+    if (list) list.push(id);
+    else {
+      this.dueBySecond.set(second, [id]);
+      this.dueSeconds.push(second);
     }
   }
 
@@ -368,6 +437,7 @@ export class StatusEngine {
     const own = subject.checks.map((checkId) => {
       const { status, detail } = this.seen(checkId, now);
       this.checkSeen.set(checkId, status);
+      this.scheduleRecheck(checkId, now);
       return { id: checkId, status, detail };
     });
     // Planned work: its own failures are expected, so they raise nothing.
@@ -389,6 +459,51 @@ export class StatusEngine {
       return { service: d.service, impact: d.impact, status: s.status, cause: s.cause };
     });
     return rollUp(own, deps);
+  }
+}
+
+/** Checks due for a look are listed per second; a tick takes the seconds that have begun. */
+const DUE_BUCKET_MS = 1_000;
+
+/** A binary min-heap of numbers (the seconds that have checks due). */
+class MinHeap {
+  private readonly items: number[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  peek(): number {
+    return this.items[0]!;
+  }
+  push(value: number): void {
+    const a = this.items;
+    a.push(value);
+    let i = a.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (a[parent]! <= value) break;
+      a[i] = a[parent]!;
+      i = parent;
+    }
+    a[i] = value;
+  }
+  pop(): number {
+    const a = this.items;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= a.length) break;
+        const r = l + 1;
+        const child = r < a.length && a[r]! < a[l]! ? r : l;
+        if (a[child]! >= last) break;
+        a[i] = a[child]!;
+        i = child;
+      }
+      a[i] = last;
+    }
+    return top;
   }
 }
 

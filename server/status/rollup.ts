@@ -172,6 +172,29 @@ export function checkStatusAt(state: CheckState, now: number, intervalMs: number
   return { status: state.degraded ? 'degraded' : 'up', detail: state.detail };
 }
 
+/**
+ * The earliest time after `now` at which checkStatusAt's *status* for this state could change
+ * with no new result: the data going stale, a future-dated result coming within the skew, or
+ * the oldest flip leaving the flapping window. Infinity when only a result can change it.
+ * The engine re-examines a check at this time instead of every check on every tick; being
+ * early is harmless (it looks and reschedules), being late would hide a stale check.
+ */
+export function nextTimeChange(state: CheckState, now: number, intervalMs: number, timeoutMs: number): number {
+  if (state.lastAt === null) return Infinity;
+  let next = Infinity;
+  const consider = (t: number) => {
+    if (t > now && t < next) next = t;
+  };
+  // Unknown once age > staleAfter: the first whole millisecond past it (times are epoch ms).
+  consider(Math.floor(state.lastAt + staleAfterMs(intervalMs, timeoutMs)) + 1);
+  // Dated ahead of now: believed again once age >= -MAX_CLOCK_SKEW_MS.
+  consider(Math.ceil(state.lastAt - MAX_CLOCK_SKEW_MS));
+  // Flapping ends when the oldest flip falls out of the window (flips[0] < now - windowMs).
+  const f = state.flapping;
+  if (f && state.flips.length >= f.maxChanges) consider(Math.floor(state.flips[0]! + f.windowMs) + 1);
+  return next;
+}
+
 export interface LocationSeen extends Seen {
   location: string;
 }
