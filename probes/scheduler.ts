@@ -9,6 +9,12 @@
 // min-heap with a single timer armed for the earliest (optionally on a coarse
 // grid, so one wake-up starts every run then due), so there is no timer per
 // check and no scan of all checks except when the wall clock steps back.
+// A check new to the scheduler (all of them on a fresh worker, e.g. after the server
+// restarted) whose own slot is more than `catchUpFraction` of its interval away runs
+// once, early, inside that first part of the interval — spread evenly over it, in the
+// order of their slots, so the per-host bound and the spacing hold — and then at its
+// slot as always: every check reports again within a fraction of an interval of being
+// assigned, and steady-state spacing is unchanged.
 // It must never sleep on real time in tests (the clock is injected), never let
 // one check's failure or hang stop the others, and never know about sockets,
 // the server or the meaning of a result.
@@ -75,6 +81,22 @@ export interface SchedulerOptions {
    * the CPU per check, for at most that much more start lag. Default 0: exact.
    */
   tickMs?: number;
+  /**
+   * Catch-up after an assignment: a check new to this scheduler whose slot is further off
+   * than this fraction of its interval runs once within that fraction first (0–0.5;
+   * default 0: first run at its slot, up to a whole interval later).
+   */
+  catchUpFraction?: number;
+}
+
+/** What setChecks did: checks it had not been running, and when the last of their first runs is due. */
+export interface AssignmentSummary {
+  /** Checks new to the scheduler. */
+  added: number;
+  /** Of those, how many run early (catch-up) rather than at their slot. */
+  caughtUp: number;
+  /** The latest first run of an added check, in ms from the assignment (0 when none added). */
+  firstRunsWithinMs: number;
 }
 
 export interface SchedulerStats {
@@ -119,6 +141,20 @@ export function phaseOf(checkId: string): number {
 export function nextDueAt(now: number, intervalMs: number, phase: number): number {
   const offset = Math.floor(phase * intervalMs);
   return Math.ceil((now - offset) / intervalMs) * intervalMs + offset;
+}
+
+/**
+ * A new check's first due time: its slot, when that is within the catch-up window
+ * (`fraction` of the interval from `now`); otherwise an early run inside the window. Slots
+ * (window, interval] map in order onto [0, window): evenly spread when the slots are, and a
+ * catch-up run is always at least a window before the slot that follows it.
+ */
+export function firstDueAt(now: number, intervalMs: number, phase: number, fraction: number): { at: number; early: boolean } {
+  const slot = nextDueAt(now, intervalMs, phase);
+  const windowMs = Math.floor(fraction * intervalMs);
+  const wait = slot - now;
+  if (windowMs <= 0 || wait <= windowMs) return { at: slot, early: false };
+  return { at: now + Math.floor(((wait - windowMs) / (intervalMs - windowMs)) * windowMs), early: true };
 }
 
 /**
@@ -373,6 +409,8 @@ interface ScheduledCheck extends HeapItem {
   prepared: Prepared;
   phase: number;
   intervalMs: number;
+  /** The next due time is a catch-up run, off its phase: the one after is its slot, not `at` + interval. */
+  early: boolean;
   host: HostState;
   waiting: QueuedRun | undefined;
   inFlight: Run | undefined;
@@ -460,6 +498,7 @@ export class Scheduler {
   private readonly ready = new MinHeap<QueuedRun>(olderDue);
   private readonly lag: LagWindow;
   private readonly tickMs: number;
+  private readonly catchUpFraction: number;
   private seq = 0;
   private waitingRuns = 0;
   private running = 0;
@@ -481,11 +520,17 @@ export class Scheduler {
     this.onResult = options.onResult;
     this.lag = new LagWindow(options.lagWindowMs ?? 60_000);
     this.tickMs = Math.max(0, options.tickMs ?? 0);
+    const fraction = options.catchUpFraction ?? 0;
+    this.catchUpFraction = Number.isFinite(fraction) ? Math.min(0.5, Math.max(0, fraction)) : 0;
   }
 
-  /** Replaces the whole set. Unchanged ids keep their schedule; removed ids stop at once (no result for a run in flight). */
-  setChecks(assignments: readonly CheckAssignment[]): void {
-    if (this.stopped) return;
+  /**
+   * Replaces the whole set. Unchanged ids keep their schedule; removed ids stop at once (no
+   * result for a run in flight); new ids are caught up (catchUpFraction).
+   */
+  setChecks(assignments: readonly CheckAssignment[]): AssignmentSummary {
+    const summary: AssignmentSummary = { added: 0, caughtUp: 0, firstRunsWithinMs: 0 };
+    if (this.stopped) return summary;
     const now = this.clock.now();
     this.lastNow = Math.max(this.lastNow, now);
     const wanted = new Map<string, CheckAssignment>();
@@ -518,21 +563,27 @@ export class Scheduler {
           existing.intervalMs = intervalMs;
           this.timeline.remove(existing);
           existing.at = nextDueAt(now, intervalMs, existing.phase);
+          existing.early = false;
           this.enter(existing);
         }
         continue;
       }
       const phase = phaseOf(id);
+      const first = firstDueAt(now, intervalMs, phase, this.catchUpFraction);
+      summary.added++;
+      if (first.early) summary.caughtUp++;
+      summary.firstRunsWithinMs = Math.max(summary.firstRunsWithinMs, first.at - now);
       const check: ScheduledCheck = {
         type: 'check',
         heapIndex: -1,
-        at: nextDueAt(now, intervalMs, phase),
+        at: first.at,
         seq: 0,
         assignment,
         key,
         prepared,
         phase,
         intervalMs,
+        early: first.early,
         host,
         waiting: undefined,
         inFlight: undefined,
@@ -544,6 +595,7 @@ export class Scheduler {
     }
     this.pump();
     this.arm();
+    return summary;
   }
 
   stats(): SchedulerStats {
@@ -682,6 +734,7 @@ export class Scheduler {
     for (const check of this.checks.values()) {
       if (check.at - now > check.intervalMs) {
         check.at = nextDueAt(now, check.intervalMs, check.phase);
+        check.early = false;
         changed = true;
       }
       const run = check.inFlight;
@@ -695,7 +748,11 @@ export class Scheduler {
 
   private onDue(check: ScheduledCheck, now: number): void {
     const due = check.at;
-    check.at = due + check.intervalMs;
+    if (check.early) {
+      // A catch-up run: the next is its own slot (at least a catch-up window away).
+      check.early = false;
+      check.at = nextDueAt(due + 1, check.intervalMs, check.phase);
+    } else check.at = due + check.intervalMs;
     // Slots missed entirely (process paused, clock jumped) are skipped, not replayed.
     if (check.at <= now) check.at = nextDueAt(now + 1, check.intervalMs, check.phase);
     this.enter(check);

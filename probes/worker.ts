@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { CANARY_CHECK_ID, CANARY_HOST_KEY, CANARY_KIND, canaryKind, startCanary, type Canary } from './canary';
 import { WORKER_PROTOCOL_VERSION, type ServerToWorker, type WorkerResult, type WorkerToServer } from './protocol';
 import { checkKinds, type CheckKindLookup } from './registry';
-import { Scheduler, hostOf, type Clock } from './scheduler';
+import { Scheduler, hostOf, type AssignmentSummary, type Clock } from './scheduler';
 import { SelfWatch, DEFAULT_SELF_WINDOW_MS } from './self';
 import type { CheckAssignment } from './types';
 
@@ -25,9 +25,20 @@ export const STATS_EVERY_MS = 1_000;
 export const RESULT_BUFFER_MAX = 10_000;
 /** The scheduler wakes at most this often and starts everything then due together (see SchedulerOptions.tickMs). */
 export const SCHEDULER_TICK_MS = 20;
+/**
+ * Checks newly assigned to this worker (all of them after a restart, of the worker or of the
+ * server) run within this first part of their interval, then at their slots (SchedulerOptions.catchUpFraction).
+ */
+export const CATCH_UP_FRACTION = 0.2;
 const PING_EVERY_MS = 15_000;
 const RECONNECT_BASE_MS = 500;
-const RECONNECT_CAP_MS = 30_000;
+/**
+ * Longest wait between reconnect attempts. Short on purpose: a server back after a restart
+ * should have its workers back within seconds (a 30 s cap left them up to 30 s behind it,
+ * on top of the interval). A refused connection costs the server next to nothing, and the
+ * jitter keeps the workers from arriving together.
+ */
+export const RECONNECT_CAP_MS = 5_000;
 /** Stop handing data to a socket that already has this much unsent (slow or stuck link). */
 const SOCKET_BACKLOG_MAX_BYTES = 4 * 1024 * 1024;
 const CLOSE_GRACE_MS = 1_000;
@@ -133,6 +144,15 @@ export class BoundedBuffer<T> {
   }
 }
 
+/**
+ * How long to wait before reconnect attempt `attempt` (0 first): doubling from 500 ms up to
+ * RECONNECT_CAP_MS, jittered over its upper half so that workers do not arrive together.
+ */
+export function reconnectDelayMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** Math.min(attempt, 30));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
 function describeError(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -184,6 +204,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     concurrency: options.concurrency,
     perHostConcurrency: options.perHostConcurrency,
     tickMs: SCHEDULER_TICK_MS,
+    catchUpFraction: CATCH_UP_FRACTION,
     clock: options.clock,
     kinds: { ...(options.kinds ?? checkKinds), [CANARY_KIND]: canaryKind },
     // The canary does not share a loopback estate's per-host bound…
@@ -202,7 +223,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
       if (buffer.size >= RESULT_BATCH_MAX) flush();
     },
   });
-  const runChecks = (): void => scheduler.setChecks(canary ? [...assigned, canary.assignment] : assigned);
+  const runChecks = (): AssignmentSummary => scheduler.setChecks(canary ? [...assigned, canary.assignment] : assigned);
 
   startCanary({ intervalMs: options.canaryIntervalMs, timeoutMs: options.canaryTimeoutMs }).then(
     (started) => {
@@ -239,13 +260,12 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     const message: ServerToWorker = assign.data;
     assigned = message.checks.filter((c) => c.id !== CANARY_CHECK_ID);
     if (assigned.length < message.checks.length) log(`pulse worker: ignoring an assigned check whose id is the canary's own`);
-    runChecks();
-    log(`pulse worker: assigned ${assigned.length} check(s)`);
+    const { added, firstRunsWithinMs } = runChecks();
+    log(`pulse worker: assigned ${assigned.length} check(s); ${added} new, first runs within ${(firstRunsWithinMs / 1000).toFixed(1)} s`);
   };
 
   const scheduleReconnect = (why: string): void => {
-    const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** attempt);
-    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2)); // jitter: avoid a thundering herd
+    const delay = reconnectDelayMs(attempt);
     attempt++;
     log(`pulse worker: ${why}; retrying in ${(delay / 1000).toFixed(1)} s`);
     reconnectTimer = setTimeout(connect, delay);

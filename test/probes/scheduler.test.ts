@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { http } from '../../probes/http';
-import { Scheduler, hostOf, nextDueAt, phaseOf, type Clock, type RunResult } from '../../probes/scheduler';
+import { Scheduler, firstDueAt, hostOf, nextDueAt, phaseOf, type Clock, type RunResult } from '../../probes/scheduler';
 import type { CheckAssignment, CheckKind, ProbeContext, ProbeOutcome } from '../../probes/types';
 import { FakeClock } from './fake-clock';
 
@@ -534,6 +534,143 @@ describe('Scheduler', () => {
     expect(after.length - before).toBeGreaterThanOrEqual(4);
     // The run in flight still meets its deadline, not an hour late.
     expect(results.filter((r) => r.checkId === 'slow')).toMatchObject([{ error: 'timeout' }]);
+    scheduler.stop();
+  });
+});
+
+describe('Scheduler catch-up after an assignment (a restarted server or worker)', () => {
+  const INTERVAL = 30_000;
+  const WINDOW = 0.2 * INTERVAL;
+
+  function catchUpSetup(perHostConcurrency?: number, kinds: Record<string, CheckKind<unknown>> = { instant: instantKind }, clock = new FakeClock()) {
+    const results: RunResult[] = [];
+    const scheduler = new Scheduler({ clock, catchUpFraction: 0.2, perHostConcurrency, kinds, onResult: (r) => results.push(r) });
+    return { clock, results, scheduler };
+  }
+
+  it('puts a new check at its slot when that is inside the window, otherwise early in the window and at least a window before its slot', () => {
+    const now = 1_000_000_000_123;
+    let earlies = 0;
+    let previous: { slot: number; at: number } | undefined;
+    const points: { slot: number; at: number }[] = [];
+    for (let i = 0; i < 2_000; i++) {
+      const phase = phaseOf(`c${i}`);
+      const slot = nextDueAt(now, INTERVAL, phase);
+      const first = firstDueAt(now, INTERVAL, phase, 0.2);
+      expect(first.at).toBeGreaterThanOrEqual(now);
+      expect(first.at - now).toBeLessThanOrEqual(WINDOW);
+      if (slot - now <= WINDOW) {
+        expect(first).toEqual({ at: slot, early: false });
+      } else {
+        earlies++;
+        expect(first.early).toBe(true);
+        expect(slot - first.at).toBeGreaterThanOrEqual(WINDOW - 1);
+        points.push({ slot, at: first.at });
+      }
+    }
+    // About four in five are caught up, and in the order of their slots.
+    expect(earlies).toBeGreaterThan(1_400);
+    points.sort((a, b) => a.slot - b.slot);
+    for (const p of points) {
+      if (previous) expect(p.at).toBeGreaterThanOrEqual(previous.at);
+      previous = p;
+    }
+    // No catch-up: the slot, whatever the wait.
+    expect(firstDueAt(now, INTERVAL, 0.5, 0)).toEqual({ at: nextDueAt(now, INTERVAL, 0.5), early: false });
+  });
+
+  it('runs every check of a fresh worker within the first fifth of the interval, evenly, then at its own slot once per interval', async () => {
+    const { clock, results, scheduler } = catchUpSetup();
+    const start = clock.now();
+    const ids = Array.from({ length: 1_000 }, (_, i) => `fresh-${i}`);
+    const summary = scheduler.setChecks(ids.map((id) => check(id, { intervalMs: INTERVAL, target: id })));
+    expect(summary.added).toBe(1_000);
+    expect(summary.caughtUp).toBeGreaterThan(700);
+    expect(summary.firstRunsWithinMs).toBeLessThanOrEqual(WINDOW);
+    await clock.advance(4 * INTERVAL);
+
+    const runs = new Map<string, number[]>();
+    for (const r of results) runs.set(r.checkId, [...(runs.get(r.checkId) ?? []), r.at]);
+    expect(runs.size).toBe(1_000);
+    for (const [id, ats] of runs) {
+      expect((ats[0] ?? Infinity) - start).toBeLessThanOrEqual(WINDOW);
+      // From the second run on, the check is at its slot, one interval apart (unchanged steady state).
+      const offset = Math.floor(phaseOf(id) * INTERVAL);
+      const settled = ats[0]! % INTERVAL === offset ? ats : ats.slice(1);
+      for (const at of settled) expect(at % INTERVAL).toBe(offset);
+      for (let i = 1; i < settled.length; i++) expect(settled[i]! - settled[i - 1]!).toBe(INTERVAL);
+      // At most one extra run, never closer than a window to the next.
+      if (settled !== ats) expect(ats[1]! - ats[0]!).toBeGreaterThanOrEqual(WINDOW - 1);
+      expect(ats.length).toBeLessThanOrEqual(5);
+    }
+    // Evenly over the window: no second of it holds a burst (1,000 first runs over 6 s ≈ 167 a second).
+    const firstRuns = [...runs.values()].map((ats) => ats[0]! - start);
+    const perSecond = new Map<number, number>();
+    for (const t of firstRuns) perSecond.set(Math.floor(t / 1_000), (perSecond.get(Math.floor(t / 1_000)) ?? 0) + 1);
+    expect(perSecond.size).toBe(6);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(250);
+    // In the steady state, no more runs than checks per interval.
+    const late = results.filter((r) => r.at >= start + INTERVAL && r.at < start + 2 * INTERVAL);
+    expect(late).toHaveLength(1_000);
+    scheduler.stop();
+  });
+
+  it('holds the per-host bound while catching up: one host’s checks queue for it, others go on', async () => {
+    const clock = new FakeClock();
+    let inFlight = new Map<string, number>();
+    let worst = 0;
+    const slow: CheckKind<Record<string, never>> = {
+      kind: 'slow',
+      options: z.object({}).strict(),
+      validateTarget: () => null,
+      run: (target) => {
+        const host = hostOf(target);
+        inFlight.set(host, (inFlight.get(host) ?? 0) + 1);
+        worst = Math.max(worst, inFlight.get(host)!);
+        return new Promise<ProbeOutcome>((resolve) =>
+          clock.setTimeout(() => {
+            inFlight.set(host, inFlight.get(host)! - 1);
+            resolve(ok);
+          }, 500),
+        );
+      },
+    };
+    const { results, scheduler } = catchUpSetup(4, { slow }, clock);
+    const start = clock.now();
+    // One practice's gateway with 40 checks, and 200 other hosts with one each.
+    const gateway = Array.from({ length: 40 }, (_, i) => check(`gw-${i}`, { kind: 'slow', target: `https://gw.example.nhs.uk/${i}`, intervalMs: INTERVAL }));
+    const others = Array.from({ length: 200 }, (_, i) => check(`o-${i}`, { kind: 'slow', target: `https://h${i}.example.nhs.uk/`, intervalMs: INTERVAL }));
+    scheduler.setChecks([...gateway, ...others]);
+    await clock.advance(INTERVAL);
+    expect(worst).toBeLessThanOrEqual(4);
+    const firstOf = (id: string) => results.find((r) => r.checkId === id)!.at - start;
+    for (const c of others) expect(firstOf(c.id)).toBeLessThanOrEqual(WINDOW);
+    // 40 runs of 500 ms, 4 at a time: at most 5 s of queueing on top of the window.
+    for (const c of gateway) expect(firstOf(c.id)).toBeLessThanOrEqual(WINDOW + 5_000);
+    inFlight = new Map();
+    scheduler.stop();
+  });
+
+  it('catches up only the checks new to it: an unchanged check keeps its slot when the set is replaced', async () => {
+    const { clock, results, scheduler } = catchUpSetup();
+    const old = Array.from({ length: 100 }, (_, i) => check(`old-${i}`, { intervalMs: INTERVAL }));
+    scheduler.setChecks(old);
+    await clock.advance(2 * INTERVAL);
+    results.length = 0;
+    const reassignedAt = clock.now();
+    const added = Array.from({ length: 100 }, (_, i) => check(`new-${i}`, { intervalMs: INTERVAL }));
+    const summary = scheduler.setChecks([...old, ...added]);
+    expect(summary.added).toBe(100);
+    expect(summary.firstRunsWithinMs).toBeLessThanOrEqual(WINDOW);
+    await clock.advance(INTERVAL);
+    for (const r of results.filter((x) => x.checkId.startsWith('old-'))) expect(r.at % INTERVAL).toBe(Math.floor(phaseOf(r.checkId) * INTERVAL));
+    expect(results.filter((r) => r.checkId.startsWith('old-'))).toHaveLength(100);
+    const firstNew = new Map<string, number>();
+    for (const r of results) if (r.checkId.startsWith('new-') && !firstNew.has(r.checkId)) firstNew.set(r.checkId, r.at - reassignedAt);
+    expect(firstNew.size).toBe(100);
+    for (const t of firstNew.values()) expect(t).toBeLessThanOrEqual(WINDOW);
+    // Unchanged set: nothing new, nothing caught up.
+    expect(scheduler.setChecks([...old, ...added])).toEqual({ added: 0, caughtUp: 0, firstRunsWithinMs: 0 });
     scheduler.stop();
   });
 });

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { WORKER_PROTOCOL_VERSION, type ServerToWorker, type WorkerToServer } from '../../probes/protocol';
-import { BoundedBuffer, RESULT_BATCH_MAX, parseWorkerArgs, workersUrl } from '../../probes/worker';
+import { BoundedBuffer, RECONNECT_CAP_MS, RESULT_BATCH_MAX, parseWorkerArgs, reconnectDelayMs, workersUrl } from '../../probes/worker';
 import { waitFor } from '../helpers/wait';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -408,6 +408,18 @@ describe('worker command line', () => {
     expect(workersUrl('wss://pulse.example.nhs.uk/pulse/workers')).toBe('wss://pulse.example.nhs.uk/pulse/workers');
     expect(workersUrl('https://pulse.example.nhs.uk')).toBe('wss://pulse.example.nhs.uk/workers');
     expect(() => workersUrl('pulse.example.nhs.uk')).toThrow(/not a valid server URL/);
+  });
+});
+
+describe('reconnect backoff', () => {
+  it('doubles from 500 ms but never waits more than 5 s, so a restarted server has its workers back within seconds', () => {
+    expect(RECONNECT_CAP_MS).toBe(5_000);
+    expect([0, 1, 2, 3].map((a) => reconnectDelayMs(a, () => 1))).toEqual([500, 1_000, 2_000, 4_000]);
+    for (const attempt of [4, 5, 10, 100, 10_000]) {
+      expect(reconnectDelayMs(attempt, () => 1)).toBe(5_000);
+      // Jittered over the upper half: workers that lost the server together do not return together.
+      expect(reconnectDelayMs(attempt, () => 0)).toBe(2_500);
+    }
   });
 });
 
