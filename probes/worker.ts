@@ -407,8 +407,8 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
 // ---- command line -------------------------------------------------------
 
 const USAGE =
-  'usage: node --import tsx probes/worker.ts --server ws://HOST:PORT --token TOKEN [--location NAME] ' +
-  '[--concurrency N] [--per-host-concurrency N] ' +
+  'usage: npm run worker -- --server ws://HOST:PORT --token TOKEN [--location NAME] ' +
+  '[--concurrency N] [--per-host-concurrency N] (the built file: node dist/probes/worker.js, the same flags) ' +
   '(or PULSE_SERVER_URL, PULSE_WORKER_TOKEN, PULSE_LOCATION, PULSE_CONCURRENCY, PULSE_PER_HOST_CONCURRENCY)';
 
 const LIMIT_FLAGS = {
