@@ -17,10 +17,9 @@
 //   node --import tsx test/bench/probes.ts [--seconds N] [--warmup N] [--quick]
 //        [--sizes 10000,50000] [--checks-per-host 8] [--target-procs 1] [--workers 1]
 //        [--no-exporter] [--profile DIR] [--worker-node-arg FLAG]…
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,9 +28,9 @@ import type { ServerToWorker, WorkerToServer } from '../../probes/protocol';
 import { phaseOf } from '../../probes/scheduler';
 import type { CheckAssignment } from '../../probes/types';
 import { hostAddress, type TargetMessage } from './estate';
+import { EXPORTER, cpuMsOf, exporterVersion, machineTicks, rssKiBOf, runExporter } from './exporter';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const EXPORTER = '/usr/bin/prometheus-blackbox-exporter';
 const SETPRIV = '/usr/bin/setpriv';
 const TOKEN = 'bench-token';
 
@@ -197,36 +196,6 @@ function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
 // ---- measuring a process from outside -------------------------------------------
 
 const CORES = availableParallelism();
-
-const CLOCK_TICKS = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** User + system CPU (ms) of a process and all its threads, from /proc/<pid>/stat. */
-function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-}
-
-/** Resident memory (KiB) of a process, from /proc/<pid>/status. */
-function rssKiBOf(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) : 0;
-}
-
-/** Busy and total jiffies of the whole machine, from /proc/stat. */
-function machineTicks(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-  const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
-  const total = values.reduce((a, b) => a + b, 0);
-  const idle = (values[3] ?? 0) + (values[4] ?? 0);
-  return { busy: total - idle, total };
-}
 
 /** CPU and memory of the measured processes (summed) over a window, and the CPU of some others beside them. */
 class ProcessMeter {
@@ -534,156 +503,47 @@ async function benchPulse(size: number, estate: Estate, gateway: FakeGateway, op
 
 // ---- blackbox_exporter ------------------------------------------------------------------
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitHealthy(port: number, exporter: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (exporter.exitCode !== null) throw new Error(`blackbox_exporter exited with code ${exporter.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const req = request({ host: '127.0.0.1', port, path: '/-/healthy', agent: false }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
-      req.on('error', () => resolve(false));
-      req.end();
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error('blackbox_exporter did not become healthy within 15 s');
-}
-
 async function benchExporter(size: number, estate: Estate, options: BenchOptions, dir: string): Promise<Row> {
-  const { intervalMs, timeoutMs, checksPerHost } = options;
-  const config = join(dir, 'blackbox.yml');
-  // IPv4 first: the targets are IPv4 literals, so the default (ip6, then fall back) would only add work.
-  writeFileSync(
-    config,
-    ['modules:', '  http_2xx:', '    prober: http', `    timeout: ${timeoutMs / 1000}s`, '    http:', '      preferred_ip_protocol: ip4', ''].join('\n'),
-  );
-  const port = await freePort();
-  const exporter = spawnChild(EXPORTER, [`--config.file=${config}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn']);
-  let exporterLog = '';
-  exporter.stderr?.on('data', (chunk: Buffer) => {
-    exporterLog = (exporterLog + chunk.toString()).slice(-4_000);
+  const urls: string[] = [];
+  for (let i = 0; i < size; i++) urls.push(targetUrl(estate, i, options.checksPerHost));
+  let before = { connections: 0, requests: 0, keepAliveRequests: 0, reusedRequests: 0 };
+  let after = before;
+  const run = await runExporter({
+    urls,
+    intervalMs: options.intervalMs,
+    timeoutMs: options.timeoutMs,
+    warmupMs: options.exporterWarmup * 1_000,
+    windowMs: options.seconds * 1_000,
+    dir,
+    spawn: (command, args) => spawnChild(command, args),
+    stop: (child) => stopChild(child),
+    otherPids: estate.pids,
+    beforeWindow: async () => {
+      before = await estate.counters();
+    },
+    afterWindow: async () => {
+      after = await estate.counters();
+    },
   });
-  const pid = exporter.pid ?? fail('could not start blackbox_exporter');
-  try {
-    await waitHealthy(port, exporter);
-  } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}: ${exporterLog}`);
-  }
-
-  // The driver: keep-alive connections to the exporter, so its cost stays the driver's; as many
-  // probes in flight as a Pulse worker allows, so the driver never holds the exporter back.
-  const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
-  const paths: string[] = [];
-  for (let i = 0; i < size; i++) {
-    paths.push(`/probe?module=http_2xx&target=${encodeURIComponent(targetUrl(estate, i, checksPerHost))}`);
-  }
-  const rate = size / (intervalMs / 1000);
-  let windowStart = Infinity;
-  let windowEnd = Infinity;
-  let completed = 0;
-  let outstanding = 0;
-  const failures = new Map<string, number>();
-  let unanswered = 0;
-  /** A probe the exporter answered (its verdict may still be a failure). */
-  const count = (startedAt: number, failure: string | undefined): void => {
-    if (startedAt < windowStart || startedAt >= windowEnd) return;
-    completed++;
-    if (failure) failures.set(failure, (failures.get(failure) ?? 0) + 1);
-  };
-  const probe = (path: string): void => {
-    const startedAt = Date.now();
-    outstanding++;
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => {
-        outstanding--;
-        if (res.statusCode !== 200) return count(startedAt, `http_${res.statusCode}`);
-        const success = /^probe_success (\S+)/m.exec(body)?.[1];
-        if (success === '1') return count(startedAt, undefined);
-        const status = /^probe_http_status_code (\S+)/m.exec(body)?.[1];
-        count(startedAt, status && status !== '0' ? `status_${status}` : 'probe_failed');
-      });
-    });
-    let timedOut = false;
-    req.setTimeout(timeoutMs + 2_000, () => {
-      timedOut = true;
-      req.destroy();
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      outstanding--;
-      // Not answered (too slow, or still pending when the exporter was stopped): not a completed probe.
-      if (startedAt >= windowStart && startedAt < windowEnd) {
-        unanswered++;
-        const why = timedOut ? 'no_answer_in_time' : `unanswered_${err.code ?? 'error'}`;
-        failures.set(why, (failures.get(why) ?? 0) + 1);
-      }
-    });
-    req.end();
-  };
-
-  const began = performance.now();
-  let driverCpu = process.cpuUsage();
-  let sent = 0;
-  const ticker = setInterval(() => {
-    const due = Math.floor(((performance.now() - began) * rate) / 1000);
-    while (sent < due) probe(paths[sent++ % size] ?? '/');
-  }, 2);
-
-  await sleep(options.exporterWarmup * 1_000);
-  const meter = new ProcessMeter([pid], estate.pids);
-  const before = await estate.counters();
-  windowStart = Date.now();
-  windowEnd = windowStart + options.seconds * 1_000;
-  meter.start();
-  driverCpu = process.cpuUsage();
-  await sleep(options.seconds * 1_000);
-  const measured = meter.stop();
-  const driverUsage = process.cpuUsage(driverCpu);
-  const driverCores = (driverUsage.user + driverUsage.system) / 1000 / measured.wallMs;
-  const after = await estate.counters();
-  clearInterval(ticker);
-  const drainUntil = Date.now() + timeoutMs + 2_500;
-  while (outstanding > 0 && Date.now() < drainUntil) await sleep(50);
-  agent.destroy();
-  await stopChild(exporter);
-
   const requests = after.requests - before.requests;
   const connections = after.connections - before.connections;
   return {
     engine: 'blackbox_exporter',
     checks: size,
-    targetRate: rate,
-    achievedRate: completed / options.seconds,
-    cpuMsPerCheck: completed > 0 ? measured.cpuMs / completed : Number.NaN,
-    cpuCores: measured.cpuMs / measured.wallMs,
+    targetRate: run.targetRate,
+    achievedRate: run.achievedRate,
+    cpuMsPerCheck: run.cpuMsPerProbe,
+    cpuCores: run.cpuMs / run.wallMs,
     lagP50Ms: undefined,
     lagP99Ms: undefined,
     lagMaxMs: undefined,
-    rssMiB: measured.peakRssKiB / 1024,
-    rssKiBPerCheck: measured.peakRssKiB / size,
+    rssMiB: run.peakRssKiB / 1024,
+    rssKiBPerCheck: run.peakRssKiB / size,
     reusedRequests: after.reusedRequests - before.reusedRequests,
-    failures,
+    failures: run.failures,
     notes: [
-      `target server ${((measured.othersCpuMs / measured.wallMs) * 100).toFixed(0)}% of a core, the bench's driver ${(driverCores * 100).toFixed(0)}%, machine ${(measured.machineBusy * 100).toFixed(0)}% busy` +
-        (unanswered > 0 ? `; ${unanswered} probes sent in the window got no answer (not counted as done)` : ''),
+      `target server ${((run.othersCpuMs / run.wallMs) * 100).toFixed(0)}% of a core, the bench's driver ${(run.driverCores * 100).toFixed(0)}%, machine ${(run.machineBusy * 100).toFixed(0)}% busy` +
+        (run.unanswered > 0 ? `; ${run.unanswered} probes sent in the window got no answer (not counted as done)` : ''),
       `${requests} requests reached the estate on ${connections} connections (${after.keepAliveRequests - before.keepAliveRequests} without "Connection: close")`,
     ],
   };
@@ -747,7 +607,7 @@ async function main(): Promise<void> {
   const gateway = new FakeGateway();
   await gateway.url();
   if (withExporter) {
-    const version = execFileSync(EXPORTER, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0] ?? '';
+    const version = exporterVersion();
     log(`peer: ${version.trim()}, http module on loopback (fresh connection per probe: checked at the estate below)`);
   }
 
