@@ -25,11 +25,14 @@ import { ServerObserver } from './self/observer';
 const HERE = fileURLToPath(import.meta.url);
 const COMPILED = !/\.[cm]?ts$/.test(HERE);
 
-/** The package root: the nearest folder above this file holding package.json (the same from source or a build). */
+/**
+ * The package root: the nearest folder above this file holding package.json (the same from source
+ * or a build); with none, the folder above server/ (source) or above dist/server/ (a build).
+ */
 function packageRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return dirname(from);
+    if (dirname(dir) === dir) return COMPILED ? dirname(dirname(from)) : dirname(from);
   }
 }
 const ROOT = packageRoot(dirname(HERE));
