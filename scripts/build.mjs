@@ -7,6 +7,7 @@
 // What it writes (ESM, platform node, target node20, with source maps beside each file):
 //   DIR/server/cli.js         `npm start`'s server; its packages stay in node_modules
 //   DIR/server/users-cli.js   `npm run users` / `npm run audit:verify`
+//   DIR/server/chunks/*.js    code the two share, and the demo (loaded only when no estate is given)
 //   DIR/probes/worker.js      a probe worker, with ws and zod bundled in: one file that runs on
 //                             another host with Node 20.19+ and nothing else installed
 // The server bundles keep every package external (`packages: 'external'`): better-sqlite3 is
@@ -56,7 +57,15 @@ const requireBanner = "import { createRequire as __pulseCreateRequire } from 'no
 
 const started = performance.now();
 const [server, worker] = await Promise.all([
-  build({ ...common, entryPoints: ['server/cli.ts', 'server/users-cli.ts'], packages: 'external' }),
+  build({
+    ...common,
+    entryPoints: ['server/cli.ts', 'server/users-cli.ts'],
+    packages: 'external',
+    // Code loaded by import() stays in its own file: a configured Pulse never loads the demo and
+    // its simulator (server/cli.ts), as from source. Code both entries share goes in chunks too.
+    splitting: true,
+    chunkNames: 'server/chunks/[name]-[hash]',
+  }),
   build({
     ...common,
     entryPoints: ['probes/worker.ts'],
@@ -67,13 +76,19 @@ const [server, worker] = await Promise.all([
 ]).catch(() => fail('esbuild failed (its errors are above)'));
 
 // A module that starts itself when it is the program node was started with (probes/entry.ts)
-// must not be bundled into another program: in the server's bundle, its import.meta.url would
-// be the server's own and it would start there too.
-const selfStarting = { 'dist/server/cli.js': ['probes/worker.ts', 'server/users-cli.ts'], 'dist/server/users-cli.js': ['probes/worker.ts'] };
-for (const [output, meta] of Object.entries(server.metafile.outputs)) {
-  const name = `dist/${relative(outdir, resolve(ROOT, output)).replaceAll('\\', '/')}`;
-  const bad = (selfStarting[name] ?? []).filter((input) => input in meta.inputs);
-  if (bad.length > 0) fail(`${name} would contain ${bad.join(', ')}, which starts itself when run: import what you need from another module`);
+// must be in no output but its own entry's: bundled into another program, its import.meta.url
+// would be that program's and it would start there too.
+const selfStarting = ['probes/worker.ts', 'server/users-cli.ts'];
+for (const [output, meta] of Object.entries({ ...server.metafile.outputs, ...worker.metafile.outputs })) {
+  const bad = selfStarting.filter((input) => input in meta.inputs && meta.entryPoint !== input);
+  if (bad.length > 0) fail(`${relative(ROOT, resolve(ROOT, output))} would contain ${bad.join(', ')}, which starts itself when run: import what you need from another module`);
+}
+
+// server/main.ts finds the local worker as ../probes/worker.js from its own file: it must be in
+// dist/server/cli.js itself, not in a chunk a folder deeper.
+const cliOutput = Object.values(server.metafile.outputs).find((meta) => meta.entryPoint === 'server/cli.ts');
+if (!cliOutput || !('server/main.ts' in cliOutput.inputs)) {
+  fail('server/main.ts was put in a shared chunk, not in server/cli.js: its path to ../probes/worker.js would be wrong');
 }
 
 // Remove what an earlier build left that this one did not write (a renamed or removed entry).

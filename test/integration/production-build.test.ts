@@ -88,7 +88,11 @@ describe('the production build', () => {
       expect(existsSync(join(outdir, `${file}.map`)), `${file}.map`).toBe(true);
     }
     // The server keeps its packages in node_modules (better-sqlite3 is native); the worker carries its own.
-    expect(readFileSync(join(outdir, 'server/cli.js'), 'utf8')).toMatch(/from "better-sqlite3"/);
+    const serverCode = readdirSync(join(outdir, 'server'), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.js'))
+      .map((file) => readFileSync(join(outdir, 'server', file), 'utf8'))
+      .join('\n');
+    expect(serverCode).toMatch(/from "better-sqlite3"/);
     expect(readFileSync(join(outdir, 'probes/worker.js'), 'utf8')).not.toMatch(/from "(ws|zod)"/);
   });
 
