@@ -8,11 +8,12 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
+import type { MiddlewareHandler } from 'hono';
 import { getCheckKind } from '../probes/registry';
 import type { CheckAssignment, CheckResult } from '../probes/types';
 import { checkRoutes } from './api/checks';
 import { errorBody, type ApiContext } from './api/context';
-import { heartbeatRoutes } from './api/heartbeats';
+import { HEARTBEAT_PATH_PREFIX, heartbeatRoutes } from './api/heartbeats';
 import { maintenanceRoutes } from './api/maintenance';
 import { practiceRoutes } from './api/practices';
 import { serviceRoutes } from './api/services';
@@ -315,7 +316,8 @@ export function createPulse(deps: PulseDeps) {
     try {
       const now = clock.now();
       if (fleet) {
-        for (const [ods, status] of fleet.evaluateAll(now)) {
+        // Only fleets that changed or are due (their status again after a change, for failuresToDown).
+        for (const [ods, status] of fleet.evaluateChanged(now, Math.max(estate.status.failuresToDown, estate.status.successesToUp) - 1)) {
           const result = fleetResult(ods, status, now);
           if (result) {
             engine.ingest([result]);
@@ -556,9 +558,18 @@ export function createPulse(deps: PulseDeps) {
     },
   });
 
+  // Workstation heartbeats (thousands a second) cap their own body at 4 KiB and check their
+  // practice's token themselves (server/api/heartbeats.ts): the 64 KiB limit (it builds a web
+  // Request per call) and the session/bearer lookup (a database read) are kept off them.
+  const exceptHeartbeats =
+    (mw: MiddlewareHandler<AppEnv>): MiddlewareHandler<AppEnv> =>
+    (c, next) =>
+      c.req.path.startsWith(HEARTBEAT_PATH_PREFIX) && c.req.method === 'POST' ? next() : mw(c, next);
   app.use(
     '/api/*',
-    bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json(errorBody('TOO_LARGE', 'request bodies are limited to 64 KiB'), 413) }),
+    exceptHeartbeats(
+      bodyLimit({ maxSize: 64 * 1024, onError: (c) => c.json(errorBody('TOO_LARGE', 'request bodies are limited to 64 KiB'), 413) }),
+    ),
   );
   app.use(
     '*',
@@ -585,7 +596,7 @@ export function createPulse(deps: PulseDeps) {
     if (!hosts.allows(host)) return c.json(errorBody('MISDIRECTED_REQUEST', misdirectedMessage(host ?? '')), 421);
     await next();
   });
-  app.use('*', authenticate(authDeps));
+  app.use('*', exceptHeartbeats(authenticate(authDeps)));
   const publicRoute = guard('public');
   app.use('*', requestLog(log));
   app.route('/', opsRoutes(ctx, { readiness: async () => readiness(await selfFacts()), storeProblem: () => storeHealth.problem?.reason ?? null, reload: deps.reload ?? null }));

@@ -3,6 +3,10 @@
 // time it runs, not months later. Never trusts the agent's clock for status: `sentAt`
 // and `bootedAt` are informational, the server's receive time is what counts. `software`
 // is bounded (entries, name and version lengths) so what agents send stays small in memory.
+// Two checks, one rule: a plain check that allocates nothing accepts the bodies agents send
+// (the heartbeat path runs thousands of times a second); anything it does not accept goes
+// through the zod schema, which says what is wrong. The plain check never accepts what the
+// schema refuses (a property test holds them together).
 import { z } from 'zod';
 import type { SoftwareMap } from './software';
 
@@ -97,6 +101,7 @@ export function parseHeartbeat(json: unknown): HeartbeatParse {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, error: { field: 'body', message: 'expected a JSON object such as {"agent":"PC-01"}' } };
   }
+  if (plainlyValid(json as Record<string, unknown>)) return { ok: true, value: json as Heartbeat };
   const parsed = heartbeatSchema.safeParse(json);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issue = parsed.error.issues[0]!;
@@ -114,6 +119,60 @@ export function parseHeartbeat(json: unknown): HeartbeatParse {
   // Path parts after `software` are names the client chose: clipped like unknown keys.
   const field = issue.path.filter((p) => typeof p !== 'symbol').map((p) => clip(String(p))).join('.') || 'body';
   return { ok: false, error: { field, message: issue.message } };
+}
+
+const AGENT = /^[A-Za-z0-9._:-]+$/;
+const PRINTABLE = /^[^\u0000-\u001f\u007f]+$/;
+/** zod's own pattern for `z.iso.datetime({ offset: true })`, so both checks agree on every date. */
+const TIMESTAMP: RegExp = (timestamp as unknown as { _zod: { pattern: RegExp } })._zod.pattern;
+
+/**
+ * True only for a body the schema accepts as it is (no field to transform): the usual
+ * heartbeat. False means "ask the schema", never "refused".
+ */
+export function plainlyValid(body: Record<string, unknown>): boolean {
+  if (Object.getPrototypeOf(body) !== Object.prototype) return false;
+  let agentSeen = false;
+  for (const key in body) {
+    if (!Object.hasOwn(body, key)) return false;
+    const value = body[key];
+    switch (key) {
+      case 'agent':
+        if (typeof value !== 'string' || value.length < 1 || value.length > 128 || !AGENT.test(value)) return false;
+        agentSeen = true;
+        break;
+      case 'hostname':
+        if (typeof value !== 'string' || value.length < 1 || value.length > 253 || !PRINTABLE.test(value)) return false;
+        break;
+      case 'version':
+        if (typeof value !== 'string' || value.length < 1 || value.length > 64 || !PRINTABLE.test(value)) return false;
+        break;
+      case 'bootedAt':
+      case 'sentAt':
+        if (typeof value !== 'string' || !TIMESTAMP.test(value)) return false;
+        break;
+      case 'software':
+        if (!plainSoftware(value)) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  // An own `__proto__` (JSON.parse makes one) is not seen by for…in on every engine: the schema decides.
+  return agentSeen && !Object.hasOwn(body, '__proto__');
+}
+
+function plainSoftware(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  if (Object.hasOwn(value, '__proto__')) return false;
+  let count = 0;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) return false;
+    if (++count > MAX_SOFTWARE_ENTRIES || !SOFTWARE_KEY.test(key)) return false;
+    const version = (value as Record<string, unknown>)[key];
+    if (typeof version !== 'string' || version.length < 1 || version.length > MAX_SOFTWARE_VALUE_LENGTH || UNPRINTABLE.test(version)) return false;
+  }
+  return true;
 }
 
 function clip(text: string): string {

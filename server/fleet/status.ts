@@ -72,7 +72,7 @@ export interface FleetStatus {
  *   Pulse listens to count as silent.
  */
 export function fleetStatus(
-  lastSeen: readonly number[],
+  lastSeen: ArrayLike<number>,
   now: number,
   rules: FleetRules,
   trackingSince: number = Number.NEGATIVE_INFINITY,
@@ -83,7 +83,8 @@ export function fleetStatus(
   let silentKnown = 0;
   let unwitnessed = 0;
   let earliestUnwitnessed = Infinity;
-  for (const at of lastSeen) {
+  for (let i = 0; i < lastSeen.length; i++) {
+    const at = lastSeen[i]!;
     const state = agentState(at, now, rules, listening);
     if (state === 'forgotten') continue;
     known++;

@@ -87,13 +87,38 @@ export interface FleetSummary {
 /** Distinct software maps shared between agents (most report the same few); past this many, maps are kept unshared. */
 const MAX_SHARED_SOFTWARE = 4096;
 
+const KNOWN_AGENT: BeatResult = Object.freeze({ ok: true, newAgent: false });
+const NEW_AGENT: BeatResult = Object.freeze({ ok: true, newAgent: true });
+
+/**
+ * One practice's agents, kept compact: 126,000 agents must fit in about 100 bytes each.
+ * Agent n (0 ≤ n < size) is `names[n]`, last beat `lastBeat[n]` (epoch ms, server receive
+ * time), software `software[n]` (a shared frozen map, or undefined); `slots` maps a name to n.
+ * Slots are dense: a forgotten agent's slot is filled with the last one.
+ */
 interface Fleet {
   config: FleetConfig;
   tokenDigest: Buffer;
-  /** Agent id → last beat, epoch ms (server receive time). */
-  agents: Map<string, number>;
-  /** Agent id → the software it last reported (a beat without `software` keeps the last). */
-  software: Map<string, SoftwareMap>;
+  slots: Map<string, number>;
+  names: string[];
+  lastBeat: Float64Array;
+  software: (SoftwareMap | undefined)[];
+  size: number;
+  /** A beat since the last evaluateChanged() that may change the status (a new agent, or one back from silence). */
+  dirty: boolean;
+  /** Epoch ms at which time alone may change the status (an agent due to turn silent or be forgotten, warm-up ending). */
+  nextChangeAt: number;
+  /** When evaluateChanged() next returns the fleet even unchanged, so the engine never finds it stale. */
+  refreshAt: number;
+  /** What evaluateChanged() last returned: status, detail and impaired text. */
+  lastKey: string | null;
+  /** Calls of evaluateChanged() still to return it after its last change (the engine's consecutive results). */
+  repeats: number;
+}
+
+/** Agents known now. */
+function agentsOf(fleet: Fleet): Float64Array {
+  return fleet.lastBeat.subarray(0, fleet.size);
 }
 
 export class FleetTracker {
@@ -123,7 +148,20 @@ export class FleetTracker {
       if (token.length < MIN_TOKEN_LENGTH) {
         throw new FleetConfigError(ods, 'fleet.token', `the token in ${where} is shorter than ${MIN_TOKEN_LENGTH} characters`);
       }
-      this.#fleets.set(ods, { config, tokenDigest: digest(token), agents: new Map(), software: new Map() });
+      this.#fleets.set(ods, {
+        config,
+        tokenDigest: digest(token),
+        slots: new Map(),
+        names: [],
+        lastBeat: new Float64Array(Math.min(config.expectedAgents ?? 4, this.#maxAgents)),
+        software: [],
+        size: 0,
+        dirty: true,
+        nextChangeAt: Number.NEGATIVE_INFINITY,
+        refreshAt: Number.NEGATIVE_INFINITY,
+        lastKey: null,
+        repeats: 0,
+      });
     }
   }
 
@@ -133,7 +171,9 @@ export class FleetTracker {
    * (and a `startedAt` given at construction) are kept as they are.
    */
   startTracking(now: number): void {
-    if (this.#startedAt === Number.POSITIVE_INFINITY) this.#startedAt = now;
+    if (this.#startedAt !== Number.POSITIVE_INFINITY) return;
+    this.#startedAt = now;
+    for (const fleet of this.#fleets.values()) fleet.dirty = true;
   }
 
   /** True when the practice has a fleet block (the route answers 404 otherwise). */
@@ -160,23 +200,37 @@ export class FleetTracker {
   beat(ods: string, agent: string, at: number, software?: SoftwareMap): BeatResult {
     const fleet = this.#fleets.get(ods);
     if (!fleet) return { ok: false, code: 'UNKNOWN_PRACTICE', message: `practice ${ods} has no workstation fleet configured` };
-    const previous = fleet.agents.get(agent);
-    if (previous !== undefined) {
-      fleet.agents.set(agent, Math.max(previous, at));
-      if (software) fleet.software.set(agent, this.#share(software));
-      return { ok: true, newAgent: false };
+    const slot = fleet.slots.get(agent);
+    if (slot !== undefined) {
+      const previous = fleet.lastBeat[slot]!;
+      if (at > previous) {
+        // Back from silence (or from being unwitnessed): the counts change. Otherwise the status cannot.
+        if (at - previous > fleet.config.silentAfter * fleet.config.intervalMs) fleet.dirty = true;
+        fleet.lastBeat[slot] = at;
+      }
+      if (software && !sameSoftware(fleet.software[slot], software)) fleet.software[slot] = this.#share(software);
+      return KNOWN_AGENT;
     }
-    if (fleet.agents.size >= this.#maxAgents) forget(fleet, at);
-    if (fleet.agents.size >= this.#maxAgents) {
+    if (fleet.size >= this.#maxAgents && forget(fleet, at) > 0) fleet.dirty = true;
+    if (fleet.size >= this.#maxAgents) {
       return {
         ok: false,
         code: 'TOO_MANY_AGENTS',
         message: `practice ${ods} already has ${this.#maxAgents} workstation agents; a new agent is refused until silent ones are forgotten`,
       };
     }
-    fleet.agents.set(agent, at);
-    if (software) fleet.software.set(agent, this.#share(software));
-    return { ok: true, newAgent: true };
+    const n = fleet.size++;
+    if (n === fleet.lastBeat.length) {
+      const grown = new Float64Array(Math.min(this.#maxAgents, Math.max(4, n * 2)));
+      grown.set(fleet.lastBeat);
+      fleet.lastBeat = grown;
+    }
+    fleet.slots.set(agent, n);
+    fleet.names[n] = agent;
+    fleet.lastBeat[n] = at;
+    fleet.software[n] = software ? this.#share(software) : undefined;
+    fleet.dirty = true;
+    return NEW_AGENT;
   }
 
   /**
@@ -186,26 +240,100 @@ export class FleetTracker {
   expectedBeats(ods: string): { intervalMs: number; agents: number } | null {
     const fleet = this.#fleets.get(ods);
     if (!fleet) return null;
-    return { intervalMs: fleet.config.intervalMs, agents: Math.max(1, fleet.config.expectedAgents ?? 0, fleet.agents.size) };
+    return { intervalMs: fleet.config.intervalMs, agents: Math.max(1, fleet.config.expectedAgents ?? 0, fleet.size) };
   }
 
   /** The software an agent last reported, if any. */
   softwareOfAgent(ods: string, agent: string): SoftwareMap | undefined {
-    return this.#fleets.get(ods)?.software.get(agent);
+    const fleet = this.#fleets.get(ods);
+    const slot = fleet?.slots.get(agent);
+    return slot === undefined ? undefined : fleet!.software[slot];
   }
 
   /** The practice's fleet status at `now`; drops forgotten agents. Throws for a practice without a fleet. */
   evaluate(ods: string, now: number): FleetStatus {
     const fleet = this.#fleets.get(ods);
     if (!fleet) throw new RangeError(`practice ${ods} has no workstation fleet configured`);
-    forget(fleet, now);
-    return fleetStatus([...fleet.agents.values()], now, fleet.config, this.#startedAt, this.#listening);
+    return this.#evaluate(fleet, now);
   }
 
+  #evaluate(fleet: Fleet, now: number): FleetStatus {
+    if (forget(fleet, now) > 0) fleet.dirty = true;
+    return fleetStatus(agentsOf(fleet), now, fleet.config, this.#startedAt, this.#listening);
+  }
+
+  /** Every practice's fleet status at `now` (each agent of each fleet looked at: the API and tests; the tick uses evaluateChanged). */
   evaluateAll(now: number): Map<string, FleetStatus> {
     const out = new Map<string, FleetStatus>();
     for (const ods of this.#fleets.keys()) out.set(ods, this.evaluate(ods, now));
     return out;
+  }
+
+  /**
+   * What the server's tick hands the engine: the fleets whose status may have changed since
+   * the last call, and those due their refresh, with their status at `now`. A fleet is looked
+   * at again only when a beat may have changed it (a new agent, one back from silence), when
+   * time alone may (an agent due to turn silent or be forgotten, the warm-up ending, silence
+   * Pulse did not witness), or when it is due. It is returned when its status, detail or
+   * impaired text differ from what was last returned, then on each of the next `repeats`
+   * calls (the engine wants `failuresToDown` results in a row before a check is down, and
+   * `successesToUp` before it is up: pass the larger, less one), and at its refresh, once each
+   * `interval` (the engine finds a fleet stale after 3 × interval). Refreshes keep the phase of
+   * each fleet's first, spread over its first interval, so 6,300 fleets never refresh in one
+   * tick. A beat recorded before the call is in the status it returns: by the next tick.
+   */
+  evaluateChanged(now: number, repeats = 1): Map<string, FleetStatus> {
+    const out = new Map<string, FleetStatus>();
+    let i = 0;
+    const count = this.#fleets.size;
+    for (const [ods, fleet] of this.#fleets) {
+      const index = i++;
+      const refresh = now >= fleet.refreshAt;
+      if (!refresh && !fleet.dirty && fleet.repeats === 0 && now < fleet.nextChangeAt) continue;
+      fleet.dirty = false;
+      const status = this.#evaluate(fleet, now);
+      fleet.dirty = false;
+      fleet.nextChangeAt = this.#nextChange(fleet, now, status);
+      const key = `${status.status}\n${status.detail}\n${status.impaired ?? ''}`;
+      if (refresh) {
+        const interval = fleet.config.intervalMs;
+        // First time: spread over the first interval by position; then every interval, same phase.
+        fleet.refreshAt =
+          fleet.refreshAt === Number.NEGATIVE_INFINITY
+            ? now + Math.max(1, Math.floor((interval * (index + 1)) / count))
+            : Math.max(fleet.refreshAt + interval, now + 1);
+      }
+      if (key !== fleet.lastKey) {
+        fleet.lastKey = key;
+        fleet.repeats = Math.max(0, Math.floor(repeats));
+      } else if (fleet.repeats > 0) fleet.repeats--;
+      else if (!refresh) continue;
+      out.set(ods, status);
+    }
+    return out;
+  }
+
+  /** Earliest time after `now` at which time alone may change this fleet's status; `now` when it may at any tick. */
+  #nextChange(fleet: Fleet, now: number, status: FleetStatus): number {
+    // Silence not witnessed turns into silence as Pulse listens: looked at every tick until it has.
+    if (status.unwitnessed !== undefined) return now;
+    const { silentAfter, intervalMs, forgetAfterMs, expectedAgents } = fleet.config;
+    const silentMs = silentAfter * intervalMs;
+    let next = Number.POSITIVE_INFINITY;
+    if (expectedAgents !== null && this.#startedAt !== Number.POSITIVE_INFINITY) {
+      const warm = this.#startedAt + silentMs;
+      // Past the wall-clock end of the warm-up but not yet warm by listened time: every tick.
+      if (now <= warm) next = warm + 1;
+      else if (this.#listening && this.#listening.listenedMs(this.#startedAt, now) <= silentMs) return now;
+    }
+    const beats = agentsOf(fleet);
+    for (let n = 0; n < beats.length; n++) {
+      const at = beats[n]!;
+      // Reporting until more than silentMs has passed; forgotten once forgetAfter has.
+      const change = now - at <= silentMs ? at + silentMs + 1 : at + forgetAfterMs;
+      if (change < next) next = change;
+    }
+    return next;
   }
 
   /**
@@ -219,10 +347,10 @@ export class FleetTracker {
     for (const ods of odsList) {
       const fleet = this.#fleets.get(ods);
       if (!fleet) continue;
-      for (const [agent, software] of fleet.software) {
-        const at = fleet.agents.get(agent);
-        if (at === undefined) continue;
-        const state = agentState(at, now, fleet.config, this.#listening);
+      for (let n = 0; n < fleet.size; n++) {
+        const software = fleet.software[n];
+        if (software === undefined) continue;
+        const state = agentState(fleet.lastBeat[n]!, now, fleet.config, this.#listening);
         if (state === 'silent') silent.push(software);
         else if (state === 'reporting') healthy.push(software);
       }
@@ -255,14 +383,41 @@ export class FleetTracker {
   }
 }
 
-/** Drops agents silent for forgetAfter or longer (the same rule fleetStatus applies). */
-function forget(fleet: Fleet, now: number): void {
-  for (const [agent, at] of fleet.agents) {
-    if (now - at >= fleet.config.forgetAfterMs) {
-      fleet.agents.delete(agent);
-      fleet.software.delete(agent);
+/** Drops agents silent for forgetAfter or longer (the same rule fleetStatus applies); how many. */
+function forget(fleet: Fleet, now: number): number {
+  let dropped = 0;
+  for (let n = 0; n < fleet.size; ) {
+    if (now - fleet.lastBeat[n]! < fleet.config.forgetAfterMs) {
+      n++;
+      continue;
     }
+    // The last agent moves into the hole (slots stay dense).
+    dropped++;
+    fleet.slots.delete(fleet.names[n]!);
+    const last = --fleet.size;
+    if (n !== last) {
+      const moved = fleet.names[last]!;
+      fleet.names[n] = moved;
+      fleet.lastBeat[n] = fleet.lastBeat[last]!;
+      fleet.software[n] = fleet.software[last];
+      fleet.slots.set(moved, n);
+    }
+    fleet.names.length = last;
+    fleet.software.length = last;
   }
+  return dropped;
+}
+
+/** Whether an agent's kept map already says what it reports now (most beats repeat it). */
+function sameSoftware(kept: SoftwareMap | undefined, reported: SoftwareMap): boolean {
+  if (kept === undefined) return false;
+  let count = 0;
+  for (const key in reported) {
+    if (!Object.hasOwn(reported, key)) continue;
+    count++;
+    if (kept[key] !== reported[key]) return false;
+  }
+  return count === Object.keys(kept).length;
 }
 
 function digest(text: string): Buffer {

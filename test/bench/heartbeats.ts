@@ -239,6 +239,8 @@ interface PhaseFigures {
   p99: number;
   max: number;
   cpuPerBeat: number;
+  /** The load generator's own CPU per request (it shares the two cores). */
+  loadCpuPerBeat: number;
   bytesPerAgent: number | null;
   agentsAccepted: number;
   behind: number;
@@ -297,6 +299,7 @@ async function runPhase(name: string, withChecks: boolean): Promise<PhaseFigures
     log(`${name}: ${r.agentsAccepted.toLocaleString('en-GB')} of ${AGENTS.toLocaleString('en-GB')} agents accepted after the first pass; measuring ${MEASURE_S} s`);
     await load.report(); // reset the interval
     const cpu0 = cpuMs(pid);
+    const loadCpu0 = cpuMs(load.child.pid!);
     const t0 = performance.now();
     let accepted = 0;
     let offered = 0;
@@ -318,6 +321,7 @@ async function runPhase(name: string, withChecks: boolean): Promise<PhaseFigures
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuMs(pid) - cpu0;
+    const loadCpu = cpuMs(load.child.pid!) - loadCpu0;
     load.send({ type: 'stop' });
     return {
       name,
@@ -328,6 +332,7 @@ async function runPhase(name: string, withChecks: boolean): Promise<PhaseFigures
       p99: hist.quantile(0.99),
       max: hist.max,
       cpuPerBeat: cpu / Math.max(1, hist.count),
+      loadCpuPerBeat: loadCpu / Math.max(1, hist.count),
       bytesPerAgent,
       agentsAccepted: last.agentsAccepted,
       behind,
@@ -358,6 +363,7 @@ function print(f: PhaseFigures): void {
     '≤ 1 KiB',
     f.bytesPerAgent === null ? false : f.bytesPerAgent <= TARGET_BYTES_PER_AGENT,
   );
+  process.stdout.write(`  (the load generator itself: ${fmt(f.loadCpuPerBeat, 3)} CPU-ms per request)\n`);
   row('distinct agents accepted', f.agentsAccepted.toLocaleString('en-GB'), AGENTS.toLocaleString('en-GB'), f.agentsAccepted >= AGENTS);
   row('beats not sent on time (behind)', f.behind.toLocaleString('en-GB'), '0', f.behind === 0);
   const rejected = Object.entries(f.rejected).map(([s, n]) => `${n} × ${s}`).join(', ');
