@@ -24,6 +24,7 @@ export function heartbeatPlan(agents: number): HeartbeatPlan {
 export type HeartbeatReport = LoadReport;
 
 export interface HeartbeatLoad {
+  pid: number;
   /** Starts a measuring interval (the child's interval counters reset). */
   mark(): Promise<void>;
   /** What happened since the last mark or report. */
@@ -82,6 +83,7 @@ export async function startHeartbeats(opts: {
     return rest;
   };
   return {
+    pid: child.pid ?? 0,
     mark: async () => {
       await report();
     },

@@ -142,6 +142,7 @@ export function scrapeMetrics(base: string): Promise<Scrape> {
 interface PracticeLine {
   ods: string;
   status: string;
+  cause: string | null;
 }
 
 /**
@@ -150,6 +151,8 @@ interface PracticeLine {
  */
 export class LiveView {
   readonly status = new Map<string, string>();
+  /** ods → its cause line now, with the practice's own code written `*` (so causes can be tallied). */
+  readonly cause = new Map<string, string>();
   /** ods → [received at, status] for each change after the first snapshot. */
   readonly changes = new Map<string, [number, string][]>();
   private ws: WebSocket | undefined;
@@ -180,6 +183,7 @@ export class LiveView {
       if (message.type !== 'snapshot' && message.type !== 'delta') return;
       const at = Date.now();
       for (const p of message.practices ?? []) {
+        this.cause.set(p.ods, (p.cause ?? '').split(p.ods).join('*'));
         const before = this.status.get(p.ods);
         if (before !== p.status) {
           this.status.set(p.ods, p.status);

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { serviceCatalogue } from '../../server/simulator/estate';
 import { SqliteStore } from '../../server/store/sqlite';
 import type { FailMode, TargetMessage, TargetRequest } from './estate';
-import { EXPORTER, exporterVersion, runExporter, type ExporterRun } from './exporter';
+import { EXPORTER, cpuMsOf, exporterVersion, machineTicks, runExporter, type ExporterRun } from './exporter';
 import { nationalEstate } from './national-estate';
 import { LiveView, ProcessTree, folderBytes, percentile, scrapeMetrics, totalRss, type Scrape } from './national-observe';
 import { HEARTBEAT_LOAD, heartbeatPlan, startHeartbeats, type HeartbeatLoad, type HeartbeatReport } from './national-heartbeats';
@@ -439,12 +439,20 @@ async function main(): Promise<void> {
   // ---- steady state ------------------------------------------------------------------
   log(`steady state ${o.steadyS} s …`);
   const s0 = tree.sample();
+  // Everything else on the machine in the window: the targets, the heartbeat load, this bench.
+  const otherPids = [...targets.pids, ...(heartbeats ? [heartbeats.pid] : []), poller.pid ?? 0];
+  const others0 = otherPids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
+  const bench0 = process.cpuUsage();
+  const machine0 = machineTicks();
   const c0 = await targets.counters();
   const d0 = folderBytes(dataDir, false);
   const steadyFrom = Date.now();
   await heartbeats?.mark();
   await sleep(o.steadyS * 1_000);
   const s1 = tree.sample();
+  const othersMs = otherPids.reduce((sum, pid) => sum + cpuMsOf(pid), 0) - others0;
+  const benchUsage = process.cpuUsage(bench0);
+  const machine1 = machineTicks();
   const c1 = await targets.counters();
   const d1 = folderBytes(dataDir, false);
   const wal = folderBytes(dataDir) - d1;
@@ -455,12 +463,24 @@ async function main(): Promise<void> {
   const failedIndexes = estate.practices.flatMap((p, i) => (p.system === 'emis-web' ? [i] : []));
   const failedOds = failedIndexes.map((i) => estate.practices[i]!.ods);
   const upBefore = live.count(failedOds, (s) => s === 'up');
+  const byStatus = new Map<string, number>();
+  for (const status of live.status.values()) byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+  log(`live feed before the failure: ${[...byStatus].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')} (of ${live.status.size} practices)`);
+  const causes = new Map<string, number>();
+  for (const [ods, status] of live.status) {
+    if (status === 'up') continue;
+    const cause = (live.cause.get(ods) ?? '').replace(/\d+/g, 'N').slice(0, 90);
+    causes.set(cause, (causes.get(cause) ?? 0) + 1);
+  }
+  for (const [cause, count] of [...causes].sort((a, b) => b[1] - a[1]).slice(0, 4)) log(`  ${count} not up: ${cause || '(no cause given)'}`);
+  // Only practices not already down can show the failure being detected.
+  const eligibleOds = failedOds.filter((ods) => live.status.get(ods) !== 'down');
   log(`mass failure: the hosts of all ${failedOds.length.toLocaleString('en-GB')} EMIS Web practices stop answering (${o.failMode}); ${upBefore} of them were up …`);
   const failedHosts = await targets.order({ type: 'fail', hosts: failedIndexes, mode: o.failMode });
   const failAt = Date.now();
   const failDeadline = failAt + failCap;
-  while (Date.now() < failDeadline && live.count(failedOds, (s) => s === 'down') < failedOds.length) await sleep(250);
-  const detected = live.delays(failedOds, failAt, (s) => s === 'down');
+  while (Date.now() < failDeadline && live.count(eligibleOds, (s) => s === 'down') < eligibleOds.length) await sleep(250);
+  const detected = live.delays(eligibleOds, failAt, (s) => s === 'down');
   const failEnd = Date.now();
 
   // ---- recovery -------------------------------------------------------------------------
@@ -468,8 +488,9 @@ async function main(): Promise<void> {
   await targets.order({ type: 'recover', hosts: failedIndexes });
   const recoverAt = Date.now();
   const recoverDeadline = recoverAt + recoverCap;
-  while (Date.now() < recoverDeadline && live.count(failedOds, (s) => s === 'down') > 0) await sleep(250);
-  const recovered = live.delays(failedOds, recoverAt, (s) => s !== 'down');
+  const wentDown = eligibleOds.filter((ods) => live.status.get(ods) === 'down');
+  while (Date.now() < recoverDeadline && live.count(wentDown, (s) => s === 'down') > 0) await sleep(250);
+  const recovered = live.delays(wentDown, recoverAt, (s) => s !== 'down');
   const recoverEnd = Date.now();
   const finalSample = tree.sample();
 
@@ -522,9 +543,12 @@ async function main(): Promise<void> {
       workers: s1.workers,
       dataBytes: [d0, d1],
       walBytes: wal,
+      othersCores: othersMs / (s1.at - s0.at),
+      benchCores: (benchUsage.user + benchUsage.system) / 1000 / (s1.at - s0.at),
+      machineBusy: (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total),
     },
     rss: { beforeHeartbeats: rssBeforeHeartbeats, afterWarmup: rssAfterWarmup, final: totalRss(finalSample) },
-    failure: { fromMs: failAt, toMs: recoverEnd, failEndMs: failEnd, practices: failedOds.length, hosts: failedHosts, upBefore, detected, recovered, mode: o.failMode },
+    failure: { fromMs: failAt, toMs: recoverEnd, failEndMs: failEnd, practices: failedOds.length, eligible: eligibleOds.length, wentDown: wentDown.length, hosts: failedHosts, upBefore, detected, recovered, mode: o.failMode },
     polls,
     scrapes,
     heartbeats: heartbeatReport,
