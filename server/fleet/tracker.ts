@@ -371,6 +371,24 @@ export class FleetTracker {
     return { agents, silent, share: agents > 0 ? silent / agents : 0 };
   }
 
+  /**
+   * What the tracker holds, counted (for tests and capacity planning): agents known, the
+   * slots of last-beat times allocated for them (8 bytes each), the distinct software maps
+   * they point to, and the canonical maps kept for sharing. Per agent that is one Map entry,
+   * its name, 8 bytes and one reference: about 100 bytes, whatever it sends.
+   */
+  footprint(): { agents: number; beatSlots: number; softwareMaps: number; sharedSoftware: number } {
+    let agents = 0;
+    let beatSlots = 0;
+    const maps = new Set<SoftwareMap>();
+    for (const fleet of this.#fleets.values()) {
+      agents += fleet.size;
+      beatSlots += fleet.lastBeat.length;
+      for (let n = 0; n < fleet.size; n++) if (fleet.software[n] !== undefined) maps.add(fleet.software[n]!);
+    }
+    return { agents, beatSlots, softwareMaps: maps.size, sharedSoftware: this.#sharedSoftware.size };
+  }
+
   /** One shared frozen copy per distinct map, while there are few distinct ones. */
   #share(software: SoftwareMap): SoftwareMap {
     const keys = Object.keys(software).sort();

@@ -133,3 +133,53 @@ describe('a heartbeat flood (issue 13, item 7)', () => {
     expect((await post('A81001', TOKEN)).status).toBe(202);
   });
 });
+
+describe('the lean path (issue 14): its own checks, over a real socket too', () => {
+  it('answers a malformed ODS code 400 naming the field, and an unknown one 404', async () => {
+    const { fleet } = setup();
+    const pass = (async (_c, next) => next()) as Guard;
+    const app = heartbeatRoutes({ fleet, now: () => NOW, guard: () => pass } as unknown as ApiContext);
+    const post = (ods: string) => app.request(`/api/heartbeats/${ods}`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{"agent":"PC-01"}' });
+    const bad = await post('a81001');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: { code: 'BAD_REQUEST', message: 'ods: expected an ODS practice code: one capital letter and five digits, e.g. A81001' } });
+    expect((await post('B99999')).status).toBe(404);
+  });
+
+  it('refuses a declared length over 4 KiB unread, and a longer chunked body once it passes 4 KiB', async () => {
+    const { fleet } = setup();
+    const pass = (async (_c, next) => next()) as Guard;
+    const app = heartbeatRoutes({ fleet, now: () => NOW, guard: () => pass } as unknown as ApiContext);
+    const { serve } = await import('@hono/node-server');
+    const { request } = await import('node:http');
+    const server = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }) as import('node:http').Server;
+    await new Promise<void>((resolve) => (server.listening ? resolve() : server.once('listening', () => resolve())));
+    const port = (server.address() as { port: number }).port;
+    const send = (body: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/api/heartbeats/A81001', headers: { authorization: `Bearer ${TOKEN}`, ...headers } }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const ok = await send('{"agent":"PC-01","software":{"os":"10.0.19045.4651"}}', { 'content-type': 'application/json' });
+      expect(ok).toEqual({ status: 202, body: '{"accepted":true}' });
+      const big = JSON.stringify({ agent: 'PC-02', hostname: 'h'.repeat(5_000) });
+      const declared = await send(big, { 'content-length': String(Buffer.byteLength(big)) });
+      expect(declared.status).toBe(413);
+      expect(JSON.parse(declared.body)).toEqual({ error: { code: 'TOO_LARGE', message: 'a heartbeat is at most 4 KiB' } });
+      const chunked = await send(big, { 'transfer-encoding': 'chunked' });
+      expect(chunked.status).toBe(413);
+      // Only the first beat was recorded.
+      expect(fleet.evaluate('A81001', NOW).agents).toBe(1);
+      expect(fleet.softwareOfAgent('A81001', 'PC-01')).toEqual({ os: '10.0.19045.4651' });
+    } finally {
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
