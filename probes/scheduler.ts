@@ -10,11 +10,12 @@
 // grid, so one wake-up starts every run then due), so there is no timer per
 // check and no scan of all checks except when the wall clock steps back.
 // A check new to the scheduler (all of them on a fresh worker, e.g. after the server
-// restarted) whose own slot is more than `catchUpFraction` of its interval away runs
-// once, early, inside that first part of the interval — spread evenly over it, in the
-// order of their slots, so the per-host bound and the spacing hold — and then at its
+// restarted) whose own slot is further away than a catch-up window (`catchUpFraction` of
+// its interval, longer when that would start more than `catchUpRatePerSecond` first runs a
+// second, never more than half the interval) runs once, early, inside that window — spread
+// evenly over it in the order of their slots, the per-host bound holding — and then at its
 // slot as always: every check reports again within a fraction of an interval of being
-// assigned, and steady-state spacing is unchanged.
+// assigned, without a burst the worker cannot carry, and steady-state spacing is unchanged.
 // It must never sleep on real time in tests (the clock is injected), never let
 // one check's failure or hang stop the others, and never know about sockets,
 // the server or the meaning of a result.
@@ -87,6 +88,11 @@ export interface SchedulerOptions {
    * default 0: first run at its slot, up to a whole interval later).
    */
   catchUpFraction?: number;
+  /**
+   * At most this many first runs a second over a catch-up (default: no bound): a large
+   * assignment stretches its window up to half the interval rather than bursting.
+   */
+  catchUpRatePerSecond?: number;
 }
 
 /** What setChecks did: checks it had not been running, and when the last of their first runs is due. */
@@ -143,15 +149,28 @@ export function nextDueAt(now: number, intervalMs: number, phase: number): numbe
   return Math.ceil((now - offset) / intervalMs) * intervalMs + offset;
 }
 
+/** Longest catch-up window, as a share of the interval: a catch-up run is at least this far from its slot. */
+export const MAX_CATCH_UP_FRACTION = 0.5;
+
 /**
- * A new check's first due time: its slot, when that is within the catch-up window
- * (`fraction` of the interval from `now`); otherwise an early run inside the window. Slots
- * (window, interval] map in order onto [0, window): evenly spread when the slots are, and a
- * catch-up run is always at least a window before the slot that follows it.
+ * The catch-up window for checks of this interval when `added` checks arrive at once:
+ * `fraction` of the interval, stretched so that no more than `ratePerSecond` first runs
+ * start a second, but never past half the interval (ms, 0 for no catch-up).
  */
-export function firstDueAt(now: number, intervalMs: number, phase: number, fraction: number): { at: number; early: boolean } {
+export function catchUpWindowMs(intervalMs: number, fraction: number, added: number, ratePerSecond: number): number {
+  if (!(fraction > 0)) return 0;
+  const byRate = ratePerSecond > 0 && Number.isFinite(ratePerSecond) ? (added / ratePerSecond) * 1000 : 0;
+  return Math.floor(Math.min(MAX_CATCH_UP_FRACTION * intervalMs, Math.max(fraction * intervalMs, byRate)));
+}
+
+/**
+ * A new check's first due time: its slot, when that is within the catch-up window (ms from
+ * `now`); otherwise an early run inside the window. Slots (window, interval] map in order
+ * onto [0, window): evenly spread when the slots are, and a catch-up run is always at least
+ * a window before the slot that follows it (the window is at most half the interval).
+ */
+export function firstDueAt(now: number, intervalMs: number, phase: number, windowMs: number): { at: number; early: boolean } {
   const slot = nextDueAt(now, intervalMs, phase);
-  const windowMs = Math.floor(fraction * intervalMs);
   const wait = slot - now;
   if (windowMs <= 0 || wait <= windowMs) return { at: slot, early: false };
   return { at: now + Math.floor(((wait - windowMs) / (intervalMs - windowMs)) * windowMs), early: true };
@@ -499,6 +518,7 @@ export class Scheduler {
   private readonly lag: LagWindow;
   private readonly tickMs: number;
   private readonly catchUpFraction: number;
+  private readonly catchUpRate: number;
   private seq = 0;
   private waitingRuns = 0;
   private running = 0;
@@ -521,7 +541,9 @@ export class Scheduler {
     this.lag = new LagWindow(options.lagWindowMs ?? 60_000);
     this.tickMs = Math.max(0, options.tickMs ?? 0);
     const fraction = options.catchUpFraction ?? 0;
-    this.catchUpFraction = Number.isFinite(fraction) ? Math.min(0.5, Math.max(0, fraction)) : 0;
+    this.catchUpFraction = Number.isFinite(fraction) ? Math.min(MAX_CATCH_UP_FRACTION, Math.max(0, fraction)) : 0;
+    const rate = options.catchUpRatePerSecond ?? Infinity;
+    this.catchUpRate = rate > 0 ? rate : Infinity;
   }
 
   /**
@@ -540,6 +562,14 @@ export class Scheduler {
     for (const [id, check] of this.checks) {
       if (!wanted.has(id)) this.remove(check);
     }
+    let incoming = 0;
+    if (this.catchUpFraction > 0) for (const id of wanted.keys()) if (!this.checks.has(id)) incoming++;
+    const windows = new Map<number, number>();
+    const windowFor = (intervalMs: number): number => {
+      let w = windows.get(intervalMs);
+      if (w === undefined) windows.set(intervalMs, (w = catchUpWindowMs(intervalMs, this.catchUpFraction, incoming, this.catchUpRate)));
+      return w;
+    };
     for (const [id, assignment] of wanted) {
       const options = optionsKey(assignment.options);
       const key = assignmentKey(assignment, options);
@@ -569,7 +599,7 @@ export class Scheduler {
         continue;
       }
       const phase = phaseOf(id);
-      const first = firstDueAt(now, intervalMs, phase, this.catchUpFraction);
+      const first = firstDueAt(now, intervalMs, phase, windowFor(intervalMs));
       summary.added++;
       if (first.early) summary.caughtUp++;
       summary.firstRunsWithinMs = Math.max(summary.firstRunsWithinMs, first.at - now);

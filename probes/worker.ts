@@ -30,6 +30,12 @@ export const SCHEDULER_TICK_MS = 20;
  * server) run within this first part of their interval, then at their slots (SchedulerOptions.catchUpFraction).
  */
 export const CATCH_UP_FRACTION = 0.2;
+/**
+ * …and no more than this many of them start a second (the window stretches, up to half the
+ * interval): 25,000 checks on a worker at 30 s catch up over 15 s, not in a 6 s burst at
+ * five times the steady rate that the worker, beside the server on two cores, cannot carry.
+ */
+export const CATCH_UP_RATE_PER_SECOND = 1_500;
 const PING_EVERY_MS = 15_000;
 const RECONNECT_BASE_MS = 500;
 /**
@@ -205,6 +211,7 @@ export function runWorker(options: WorkerOptions): WorkerHandle {
     perHostConcurrency: options.perHostConcurrency,
     tickMs: SCHEDULER_TICK_MS,
     catchUpFraction: CATCH_UP_FRACTION,
+    catchUpRatePerSecond: CATCH_UP_RATE_PER_SECOND,
     clock: options.clock,
     kinds: { ...(options.kinds ?? checkKinds), [CANARY_KIND]: canaryKind },
     // The canary does not share a loopback estate's per-host bound…

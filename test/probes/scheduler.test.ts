@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { http } from '../../probes/http';
-import { Scheduler, firstDueAt, hostOf, nextDueAt, phaseOf, type Clock, type RunResult } from '../../probes/scheduler';
+import { Scheduler, catchUpWindowMs, firstDueAt, hostOf, nextDueAt, phaseOf, type Clock, type RunResult } from '../../probes/scheduler';
 import type { CheckAssignment, CheckKind, ProbeContext, ProbeOutcome } from '../../probes/types';
 import { FakeClock } from './fake-clock';
 
@@ -556,7 +556,7 @@ describe('Scheduler catch-up after an assignment (a restarted server or worker)'
     for (let i = 0; i < 2_000; i++) {
       const phase = phaseOf(`c${i}`);
       const slot = nextDueAt(now, INTERVAL, phase);
-      const first = firstDueAt(now, INTERVAL, phase, 0.2);
+      const first = firstDueAt(now, INTERVAL, phase, WINDOW);
       expect(first.at).toBeGreaterThanOrEqual(now);
       expect(first.at - now).toBeLessThanOrEqual(WINDOW);
       if (slot - now <= WINDOW) {
@@ -577,6 +577,35 @@ describe('Scheduler catch-up after an assignment (a restarted server or worker)'
     }
     // No catch-up: the slot, whatever the wait.
     expect(firstDueAt(now, INTERVAL, 0.5, 0)).toEqual({ at: nextDueAt(now, INTERVAL, 0.5), early: false });
+  });
+
+  it('stretches the window for a large assignment to keep first runs under the rate, never past half the interval', () => {
+    expect(catchUpWindowMs(INTERVAL, 0.2, 1_000, 2_000)).toBe(6_000);
+    expect(catchUpWindowMs(INTERVAL, 0.2, 20_000, 2_000)).toBe(10_000);
+    expect(catchUpWindowMs(INTERVAL, 0.2, 50_000, 2_000)).toBe(15_000);
+    expect(catchUpWindowMs(INTERVAL, 0.2, 50_000, Infinity)).toBe(6_000);
+    expect(catchUpWindowMs(INTERVAL, 0, 50_000, 2_000)).toBe(0);
+  });
+
+  it('a large assignment under a rate bound: first runs spread over the longer window, none in a burst above the rate', async () => {
+    const clock = new FakeClock();
+    const results: RunResult[] = [];
+    const scheduler = new Scheduler({ clock, catchUpFraction: 0.2, catchUpRatePerSecond: 200, kinds: { instant: instantKind }, onResult: (r) => results.push(r) });
+    const start = clock.now();
+    const summary = scheduler.setChecks(Array.from({ length: 2_000 }, (_, i) => check(`big-${i}`, { intervalMs: INTERVAL })));
+    // 2,000 at 200 a second: a 10 s window rather than 6 s.
+    expect(summary.firstRunsWithinMs).toBeGreaterThan(WINDOW);
+    expect(summary.firstRunsWithinMs).toBeLessThanOrEqual(10_000);
+    await clock.advance(INTERVAL);
+    const first = new Map<string, number>();
+    for (const r of results) if (!first.has(r.checkId)) first.set(r.checkId, r.at - start);
+    expect(first.size).toBe(2_000);
+    const perSecond = new Map<number, number>();
+    for (const t of first.values()) perSecond.set(Math.floor(t / 1_000), (perSecond.get(Math.floor(t / 1_000)) ?? 0) + 1);
+    expect(Math.max(...first.values())).toBeLessThanOrEqual(10_000);
+    // 200 caught up a second, plus the ~67 a second whose own slot falls in the window.
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(320);
+    scheduler.stop();
   });
 
   it('runs every check of a fresh worker within the first fifth of the interval, evenly, then at its own slot once per interval', async () => {
