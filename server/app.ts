@@ -50,7 +50,7 @@ import { NO_TRUSTED_PROXIES, clientAddress, type TrustedProxies } from './http/c
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { hostPolicy, misdirectedMessage, type HostPolicy } from './http/host-check';
 import { MaintenanceBook } from './maintenance';
-import { createMetrics, metricsTokenCheck } from './metrics';
+import { bodyStream, createMetrics, metricsTokenCheck } from './metrics';
 import { SERVER_SOURCE, SHARED_SOURCE, StatusEngine, splitKey, tokenSource, type EngineSnapshot } from './status/engine';
 import type { StatusTransition, Store } from './store/types';
 import { StoreHealth, reasonText } from './store/health';
@@ -605,8 +605,10 @@ export function createPulse(deps: PulseDeps) {
       c.header('WWW-Authenticate', 'Bearer realm="pulse-metrics"');
       return c.json(errorBody('UNAUTHENTICATED', 'metrics need the metrics token: Authorization: Bearer <PULSE_METRICS_TOKEN>'), 401);
     }
+    const { chunks, bytes } = await metrics.scrapeChunks();
     c.header('Content-Type', metrics.contentType);
-    return c.body(await metrics.scrape());
+    c.header('Content-Length', String(bytes));
+    return c.body(bodyStream(chunks));
   });
   app.route('/', practiceRoutes(ctx));
   app.route('/', serviceRoutes(ctx));

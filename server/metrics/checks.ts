@@ -105,6 +105,8 @@ export class CheckSeries {
   private readonly shownLatencyMs: Float64Array;
   private readonly durationText: string[];
   private readonly blocks: Block[] = [];
+  /** Every label of these families is ASCII (check ids, kinds and subjects are, by the estate schema): encoded byte for byte. */
+  private readonly encoding: 'latin1' | 'utf8';
 
   constructor(estate: Estate) {
     const kindIndex = new Map<string, number>();
@@ -130,6 +132,8 @@ export class CheckSeries {
       this.expiryPrefix.push(`pulse_check_certificate_expiry_timestamp_seconds{check="${id}"} `);
       i++;
     }
+    const ascii = (t: string) => /^[\x00-\x7f]*$/.test(t);
+    this.encoding = this.successPrefix.every(ascii) && this.durationPrefix.every(ascii) && this.expiryPrefix.every(ascii) ? 'latin1' : 'utf8';
     this.counts = new Float64Array(this.kinds.length * RESULTS);
     this.at = new Float64Array(this.n * this.stride);
     this.latencyMs = new Float64Array(this.n * this.stride);
@@ -276,8 +280,8 @@ export class CheckSeries {
       const text = this.durationText[i]!;
       if (text !== '') duration += this.durationPrefix[i]! + text;
     }
-    block.success = Buffer.from(success, 'utf8');
-    block.duration = Buffer.from(duration, 'utf8');
+    block.success = Buffer.from(success, this.encoding);
+    block.duration = Buffer.from(duration, this.encoding);
     block.passing = passing;
     block.failing = failing;
     block.noData = end - start - passing - failing;
@@ -293,7 +297,7 @@ export class CheckSeries {
       const notAfter = this.certExpiresAt[i]!;
       if (!Number.isNaN(notAfter)) expiry += `${this.expiryPrefix[i]!}${String(notAfter / 1000)}\n`;
     }
-    block.expiry = Buffer.from(expiry, 'utf8');
+    block.expiry = Buffer.from(expiry, this.encoding);
     block.certDirty = false;
   }
 

@@ -62,6 +62,8 @@ export interface ScrapeStats {
   ms: number;
   slices: number;
   longestSliceMs: number;
+  /** CPU time of the process during that slice (on a loaded machine the wall time is longer). */
+  longestSliceCpuMs: number;
   bytes: number;
   blocksRendered: number;
 }
@@ -87,11 +89,12 @@ export function createMetrics(sources: MetricsSources, options: { sliceMs?: numb
     registry,
     contentType: registry.contentType,
     /**
-     * The whole exposition, UTF-8: prom-client's families, then the per-check and per-practice
-     * ones. Rendered in slices of about SLICE_MS that yield to the event loop between them,
-     * from cached chunks re-rendered only where something changed.
+     * The whole exposition, UTF-8, as chunks in order: prom-client's families, then the
+     * per-check and per-practice ones. Rendered in slices of about SLICE_MS that yield to the
+     * event loop between them, from cached chunks re-rendered only where something changed.
+     * The chunks are never written to again: send them as they are (bodyStream).
      */
-    async scrape(): Promise<Buffer<ArrayBuffer>> {
+    async scrapeChunks(): Promise<{ chunks: Buffer[]; bytes: number }> {
       const started = performance.now();
       const slicer = new Slicer(sliceMs);
       // prom-client's families and the practice status in one slice: pulse_practices and
@@ -100,10 +103,16 @@ export function createMetrics(sources: MetricsSources, options: { sliceMs?: numb
       const practiceText = practices.render(sources.practices());
       const checkChunks = await checks.chunks(sources.now, slicer);
       const chunks = [Buffer.from(head.endsWith('\n') || head === '' ? head : `${head}\n`, 'utf8'), ...checkChunks.chunks, practiceText];
-      const body = Buffer.concat(chunks);
+      let bytes = 0;
+      for (const c of chunks) bytes += c.length;
       slicer.end();
-      lastScrape = { ms: performance.now() - started, slices: slicer.slices, longestSliceMs: slicer.longestMs, bytes: body.length, blocksRendered: checkChunks.rendered };
-      return body;
+      lastScrape = { ms: performance.now() - started, slices: slicer.slices, longestSliceMs: slicer.longestMs, longestSliceCpuMs: slicer.longestCpuMs, bytes, blocksRendered: checkChunks.rendered };
+      return { chunks, bytes };
+    },
+    /** The whole exposition in one Buffer (tests, tools; /metrics streams the chunks). */
+    async scrape(): Promise<Buffer<ArrayBuffer>> {
+      const { chunks, bytes } = await this.scrapeChunks();
+      return Buffer.concat(chunks, bytes);
     },
     /** How the last scrape went (for bench:metrics): its time, slices, longest slice, size, blocks rendered afresh. */
     lastScrape: (): ScrapeStats | null => lastScrape,
@@ -155,3 +164,28 @@ export function createMetrics(sources: MetricsSources, options: { sliceMs?: numb
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Chunks in groups of at least this many bytes (a copy per group), so sending them is a few dozen writes. */
+const STREAM_GROUP_BYTES = 1 << 20;
+
+/**
+ * A response body over scrape chunks: about 1 MiB per pull, so a 14 MB exposition is never
+ * copied whole in one turn of the event loop, and what the socket has not taken waits.
+ */
+export function bodyStream(chunks: readonly Buffer[]): ReadableStream<Uint8Array> {
+  let next = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const group: Buffer[] = [];
+      let size = 0;
+      while (next < chunks.length && size < STREAM_GROUP_BYTES) {
+        const c = chunks[next++]!;
+        if (c.length === 0) continue;
+        group.push(c);
+        size += c.length;
+      }
+      if (group.length > 0) controller.enqueue(group.length === 1 ? group[0]! : Buffer.concat(group, size));
+      if (next >= chunks.length) controller.close();
+    },
+  });
+}

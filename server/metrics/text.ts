@@ -18,8 +18,11 @@ export function escape(value: string): string {
  */
 export class Slicer {
   private started = performance.now();
+  private cpu = process.cpuUsage();
   slices = 1;
   longestMs = 0;
+  /** The process's CPU time during the longest slice. */
+  longestCpuMs = 0;
 
   constructor(private readonly sliceMs: number) {}
 
@@ -33,10 +36,15 @@ export class Slicer {
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.slices++;
     this.started = performance.now();
+    this.cpu = process.cpuUsage();
   }
 
   /** Closes the current slice (call once at the end too). */
   end(): void {
-    this.longestMs = Math.max(this.longestMs, performance.now() - this.started);
+    const ms = performance.now() - this.started;
+    if (ms < this.longestMs) return;
+    this.longestMs = ms;
+    const cpu = process.cpuUsage(this.cpu);
+    this.longestCpuMs = (cpu.user + cpu.system) / 1000;
   }
 }
