@@ -224,7 +224,8 @@ export function printReport(f: Figures, log: (line: string) => void): void {
   log('');
   log(
     `steady state, the rest of the machine: targets + heartbeat load + poller ${n1(steady.othersCores, 2)} cores, this bench ${n1(steady.benchCores, 2)} cores; ` +
-      `machine ${n0(steady.machineBusy * 100)} % busy of ${f.cores} cores (Pulse ${n1(steady.cpuMs / steady.wallMs, 2)})`,
+      `machine ${n0(steady.machineBusy * 100)} % busy of ${f.cores} cores (Pulse ${n1(steady.cpuMs / steady.wallMs, 2)}; ` +
+      `${n1(Math.max(0, steady.machineBusy * f.cores - steady.cpuMs / steady.wallMs - steady.othersCores - steady.benchCores), 2)} cores by processes outside this bench)`,
   );
   log('What these figures leave out:');
   for (const gap of [

@@ -433,7 +433,18 @@ async function main(): Promise<void> {
 
   // ---- warm-up -----------------------------------------------------------------------
   log(`warm-up ${o.warmupS} s (past the start-up burst) …`);
+  const warmFrom = Date.now();
   await sleep(o.warmupS * 1_000);
+  // Past the start-up burst means the scheduler has caught up: wait (up to 3 more intervals)
+  // until a scrape after the warm-up shows the workers' lag under 1 s.
+  const settled = (): Scrape | undefined => scrapes.findLast((sc) => sc.at > warmFrom + o.warmupS * 1_000 && sc.status === 200);
+  const warmCap = Date.now() + 3 * INTERVAL_MS;
+  while (Date.now() < warmCap && !((settled()?.values.get('pulse_scheduler_lag_seconds') ?? Infinity) < 1)) await sleep(500);
+  const lagAtStart = settled()?.values.get('pulse_scheduler_lag_seconds');
+  log(
+    `warm-up ended after ${((Date.now() - warmFrom) / 1000).toFixed(0)} s; scheduler lag then ${lagAtStart === undefined ? 'unknown (no scrape answered)' : `${(lagAtStart * 1000).toFixed(0)} ms`}` +
+      (lagAtStart !== undefined && lagAtStart < 1 ? '' : ' — NOT caught up: the steady state below starts behind'),
+  );
   const rssAfterWarmup = tree.sample().serverRssKiB;
 
   // ---- steady state ------------------------------------------------------------------
@@ -522,6 +533,8 @@ async function main(): Promise<void> {
       stop: (child) => stopChild(child),
       otherPids: targets.pids,
     });
+    const failures = [...exporter.failures].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+    log(`peer: ${exporter.completed.toLocaleString('en-GB')} answered, ${exporter.unanswered.toLocaleString('en-GB')} unanswered; failures: ${failures || 'none'}; driver ${(exporter.driverCores * 100).toFixed(0)} % of a core, targets ${((exporter.othersCpuMs / exporter.wallMs) * 100).toFixed(0)} %, machine ${(exporter.machineBusy * 100).toFixed(0)} % busy`);
     exporterNote = `blackbox_exporter answered ${exporter.completed.toLocaleString('en-GB')} of ${Math.round(exporter.targetRate * o.exporterS).toLocaleString('en-GB')} probes in ${o.exporterS} s`;
   } else {
     exporterNote = o.exporter ? `blackbox_exporter: not measured (${EXPORTER} absent)` : 'blackbox_exporter: not measured (--no-exporter)';
