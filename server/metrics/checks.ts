@@ -81,7 +81,8 @@ export class CheckSeries {
   private readonly kindOf: Uint16Array;
   private readonly timed: Uint8Array;
   private readonly staleMs: Float64Array;
-  private readonly successPrefix: string[] = [];
+  /** Each check's whole pulse_check_success line for 1 and for 0, built once. */
+  private readonly successLine: [string[], string[]] = [[], []];
   private readonly durationPrefix: string[] = [];
   private readonly expiryPrefix: string[] = [];
 
@@ -101,7 +102,7 @@ export class CheckSeries {
   private readonly dirty: Uint8Array;
   private readonly state: Uint8Array;
   private readonly validUntil: Float64Array;
-  /** The newest fresh latency behind `durationText` (NaN: none). */
+  /** The newest fresh latency behind `durationText`, its whole pulse_check_duration_seconds line ('' for none) (NaN: none). */
   private readonly shownLatencyMs: Float64Array;
   private readonly durationText: string[];
   private readonly blocks: Block[] = [];
@@ -127,13 +128,15 @@ export class CheckSeries {
       this.staleMs[i] = staleAfterMs(c.intervalMs, c.timeoutMs);
       const id = escape(c.id);
       const kind = escape(c.kind);
-      this.successPrefix.push(`pulse_check_success{check="${id}",kind="${kind}",subject="${c.subject.type}:${escape(c.subject.id)}"} `);
+      const success = `pulse_check_success{check="${id}",kind="${kind}",subject="${c.subject.type}:${escape(c.subject.id)}"} `;
+      this.successLine[0].push(`${success}1\n`);
+      this.successLine[1].push(`${success}0\n`);
       this.durationPrefix.push(`pulse_check_duration_seconds{check="${id}",kind="${kind}"} `);
       this.expiryPrefix.push(`pulse_check_certificate_expiry_timestamp_seconds{check="${id}"} `);
       i++;
     }
     const ascii = (t: string) => /^[\x00-\x7f]*$/.test(t);
-    this.encoding = this.successPrefix.every(ascii) && this.durationPrefix.every(ascii) && this.expiryPrefix.every(ascii) ? 'latin1' : 'utf8';
+    this.encoding = this.successLine[0].every(ascii) && this.durationPrefix.every(ascii) && this.expiryPrefix.every(ascii) ? 'latin1' : 'utf8';
     this.counts = new Float64Array(this.kinds.length * RESULTS);
     this.at = new Float64Array(this.n * this.stride);
     this.latencyMs = new Float64Array(this.n * this.stride);
@@ -253,38 +256,37 @@ export class CheckSeries {
     if (this.timed[i] === 0) return;
     if (newestLatencyMs !== this.shownLatencyMs[i] || this.durationText[i] === '') {
       this.shownLatencyMs[i] = newestLatencyMs;
-      this.durationText[i] = `${String(newestLatencyMs / 1000)}\n`;
+      this.durationText[i] = `${this.durationPrefix[i]!}${String(newestLatencyMs / 1000)}\n`;
     }
   }
+
+  /** Scratch for one block's lines (joined once: one flat string, no chain of concatenations). */
+  private readonly lines: string[] = [];
+  private readonly durationLines: string[] = [];
 
   private renderBlock(block: Block, b: number, now: number): void {
     const start = b * BLOCK_SIZE;
     const end = Math.min(this.n, start + BLOCK_SIZE);
-    let success = '';
-    let duration = '';
+    const { lines, durationLines } = this;
+    lines.length = 0;
+    durationLines.length = 0;
     let passing = 0;
-    let failing = 0;
     let validUntil = Number.POSITIVE_INFINITY;
     for (let i = start; i < end; i++) {
       if (this.dirty[i] === 1 || now > this.validUntil[i]!) this.evaluate(i, now);
       validUntil = Math.min(validUntil, this.validUntil[i]!);
       const state = this.state[i];
       if (state === NO_DATA) continue;
-      if (state === PASSING) {
-        passing++;
-        success += `${this.successPrefix[i]!}1\n`;
-      } else {
-        failing++;
-        success += `${this.successPrefix[i]!}0\n`;
-      }
+      if (state === PASSING) passing++;
+      lines.push(this.successLine[state === PASSING ? 0 : 1][i]!);
       const text = this.durationText[i]!;
-      if (text !== '') duration += this.durationPrefix[i]! + text;
+      if (text !== '') durationLines.push(text);
     }
-    block.success = Buffer.from(success, this.encoding);
-    block.duration = Buffer.from(duration, this.encoding);
+    block.success = Buffer.from(lines.join(''), this.encoding);
+    block.duration = Buffer.from(durationLines.join(''), this.encoding);
     block.passing = passing;
-    block.failing = failing;
-    block.noData = end - start - passing - failing;
+    block.failing = lines.length - passing;
+    block.noData = end - start - lines.length;
     block.validUntil = validUntil;
     block.dirty = false;
   }

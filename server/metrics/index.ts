@@ -64,6 +64,8 @@ export interface ScrapeStats {
   longestSliceMs: number;
   /** CPU time of the process during that slice (on a loaded machine the wall time is longer). */
   longestSliceCpuMs: number;
+  /** Which slice that was (1: prom-client's families, the practice status and the first blocks). */
+  longestSliceIndex: number;
   bytes: number;
   blocksRendered: number;
 }
@@ -106,7 +108,7 @@ export function createMetrics(sources: MetricsSources, options: { sliceMs?: numb
       let bytes = 0;
       for (const c of chunks) bytes += c.length;
       slicer.end();
-      lastScrape = { ms: performance.now() - started, slices: slicer.slices, longestSliceMs: slicer.longestMs, longestSliceCpuMs: slicer.longestCpuMs, bytes, blocksRendered: checkChunks.rendered };
+      lastScrape = { ms: performance.now() - started, slices: slicer.slices, longestSliceMs: slicer.longestMs, longestSliceCpuMs: slicer.longestCpuMs, longestSliceIndex: slicer.longestIndex, bytes, blocksRendered: checkChunks.rendered };
       return { chunks, bytes };
     },
     /** The whole exposition in one Buffer (tests, tools; /metrics streams the chunks). */

@@ -23,6 +23,8 @@ export class Slicer {
   longestMs = 0;
   /** The process's CPU time during the longest slice. */
   longestCpuMs = 0;
+  /** Which slice was the longest (1: the first). */
+  longestIndex = 1;
 
   constructor(private readonly sliceMs: number) {}
 
@@ -44,6 +46,7 @@ export class Slicer {
     const ms = performance.now() - this.started;
     if (ms < this.longestMs) return;
     this.longestMs = ms;
+    this.longestIndex = this.slices;
     const cpu = process.cpuUsage(this.cpu);
     this.longestCpuMs = (cpu.user + cpu.system) / 1000;
   }
