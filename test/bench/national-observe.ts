@@ -131,7 +131,9 @@ export function scrapeMetrics(base: string): Promise<Scrape> {
       });
       res.on('error', () => resolve({ at, ms: performance.now() - started, bytes: 0, status: 0, values: new Map() }));
     });
-    req.setTimeout(30_000, () => req.destroy());
+    // Wall-clock bound (a connect the server never accepts is not an idle socket).
+    const timer = setTimeout(() => req.destroy(), 30_000);
+    req.on('close', () => clearTimeout(timer));
     req.on('error', () => resolve({ at, ms: performance.now() - started, bytes: 0, status: 0, values: new Map() }));
     req.end();
   });

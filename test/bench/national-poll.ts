@@ -27,7 +27,10 @@ function poll(): void {
     res.on('end', () => finish(res.statusCode ?? 0));
     res.on('error', () => finish(0));
   });
-  req.setTimeout(10_000, () => req.destroy());
+  // A wall-clock bound, not socket idleness: a server that stops accepting leaves the connect
+  // pending in the kernel's SYN retries for minutes, and the socket timeout never starts.
+  const timer = setTimeout(() => req.destroy(), 10_000);
+  req.on('close', () => clearTimeout(timer));
   req.on('error', () => finish(0));
   req.end();
 }
