@@ -51,7 +51,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { hostPolicy, misdirectedMessage, type HostPolicy } from './http/host-check';
 import { MaintenanceBook } from './maintenance';
 import { bodyStream, createMetrics, metricsTokenCheck } from './metrics';
-import { SERVER_SOURCE, SHARED_SOURCE, StatusEngine, splitKey, tokenSource, type EngineSnapshot } from './status/engine';
+import { SERVER_SOURCE, SHARED_SOURCE, StatusEngine, engineStateFromRows, splitKey, tokenSource, type EngineSnapshot } from './status/engine';
 import type { StatusTransition, Store } from './store/types';
 import { StoreHealth, reasonText } from './store/health';
 import { TransitionBacklog, type TransitionGap } from './history/backlog';
@@ -182,6 +182,9 @@ export function createPulse(deps: PulseDeps) {
   let metrics: ReturnType<typeof createMetrics>;
   /** The audit head as last anchored by saveState. */
   let auditAnchor: { seq: number; at: number } | null = null;
+  /** Rows of the engine's snapshot for checks and subjects the estate no longer has: deleted by the next save. */
+  const staleStateRows: string[] = [];
+  let saving: Promise<void> = Promise.resolve();
   const hub = new LiveHub({
     heartbeatMs,
     bufferLimitBytes: deps.liveBufferLimitBytes ?? 4 * 1024 * 1024,
@@ -455,7 +458,11 @@ export function createPulse(deps: PulseDeps) {
     const saved = await store.signals.loadSnapshot();
     if (saved) {
       try {
-        engine.importState(JSON.parse(saved.body) as EngineSnapshot);
+        const body = JSON.parse(saved.body) as EngineSnapshot | { version: 3; reports: EngineSnapshot['reports'] };
+        // Version 3 is a header over one row per check and subject; 1 and 2 a single blob (an upgrade carries on from it).
+        const { dropped } = engine.importState(body.version === 3 ? engineStateFromRows(await store.signals.loadEngineState(), body.reports) : body);
+        // Rows of checks and subjects no longer in the estate (removed by a reload) go with the next save.
+        staleStateRows.push(...dropped.checks.map((id) => `check:${id}`), ...dropped.subjects);
         // What a revoked worker token contributed before the restart is dropped.
         const live = new Set(
           (await store.accounts.listTokens()).filter((t) => t.kind === 'worker' && t.revokedAt === null).map((t) => tokenSource(t.id)),
@@ -486,9 +493,30 @@ export function createPulse(deps: PulseDeps) {
    * readers ignore), in audit-anchor.json and as a metric, so cutting the newest entries off shows.
    */
   async function saveState(): Promise<void> {
+    // One save at a time: a later save's rows must not be overwritten by an earlier one's last slices.
+    const run = saving.then(saveStateOnce, saveStateOnce);
+    saving = run.catch(() => {});
+    return run;
+  }
+  async function saveStateOnce(): Promise<void> {
     const now = clock.now();
     const head = await store.accounts.auditHead();
-    await store.signals.saveSnapshot(JSON.stringify({ ...engine.exportState(), auditHead: { ...head, at: now } }), now);
+    // Incremental: only the checks and subjects changed since the last save, a slice at a time.
+    const changes = engine.takeChanges();
+    const stale = staleStateRows.splice(0);
+    const rows: [string, unknown][] = [
+      ...changes.checks.map(([id, row]): [string, unknown] => [`check:${id}`, row.length > 0 ? row : null]),
+      ...changes.subjects,
+      ...stale.map((key): [string, unknown] => [key, null]),
+    ];
+    const { reports } = engine.exportHeader();
+    try {
+      await store.signals.saveEngineState({ rows, header: JSON.stringify({ version: 3, reports, auditHead: { ...head, at: now } }), savedAt: now });
+    } catch (err) {
+      engine.returnChanges(changes);
+      staleStateRows.push(...stale);
+      throw err;
+    }
     if (deps.auditAnchorDir !== undefined) {
       try {
         // Entries are contiguous from 1 in an intact log, so seq N is N-th from the head's end.

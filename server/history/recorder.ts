@@ -14,8 +14,14 @@ export interface HistoryRecorderOptions {
   store: HistoryStore;
   recent?: RecentResultsOptions;
   rollup?: MinuteRollupOptions;
-  /** Rows per `writeMinutes` call (one transaction each); default 2,000. */
+  /**
+   * Rows per `writeMinutes` call (one transaction each); default 500. A transaction holds
+   * SQLite's write lock while it runs (a few ms for 500 rows), and the server's own writes
+   * wait for it, so it is kept short even when the writing is on another thread.
+   */
   batchRows?: number;
+  /** Check-hours per `seal` call (one transaction each: packing is the costlier work); default 200. */
+  sealRows?: number;
   /** An hour is packed this long after it ends, leaving room for late results; default 5 min. */
   sealAfterMs?: number;
   log?: Logger;
@@ -33,6 +39,7 @@ export class HistoryRecorder {
   readonly rollup: MinuteRollup;
   private readonly store: HistoryStore;
   private readonly batchRows: number;
+  private readonly sealRows: number;
   private readonly sealAfterMs: number;
   private readonly log: Logger;
   private lastDrainMinute = -1;
@@ -43,7 +50,8 @@ export class HistoryRecorder {
     this.store = opts.store;
     this.recent = new RecentResults(opts.recent);
     this.rollup = new MinuteRollup(opts.rollup);
-    this.batchRows = opts.batchRows ?? 2_000;
+    this.batchRows = opts.batchRows ?? 500;
+    this.sealRows = opts.sealRows ?? opts.batchRows ?? 200;
     this.sealAfterMs = opts.sealAfterMs ?? 5 * MINUTE_MS;
     this.log = opts.log ?? (() => {});
   }
@@ -71,7 +79,7 @@ export class HistoryRecorder {
       let sealed = 0;
       if (minute !== this.lastDrainMinute) {
         this.lastDrainMinute = minute;
-        rows = await this.write(this.rollup.drain(now));
+        rows = await this.write(this.rollup.drainBatches(now, this.batchRows));
       }
       if (sealHour !== this.lastSealHour) {
         // Marked done even on failure: the next hour's pass packs every earlier hour too.
@@ -92,26 +100,33 @@ export class HistoryRecorder {
   /** At shutdown, after the last results are recorded: writes every open minute, the current one too. */
   async close(): Promise<number> {
     await this.running;
-    return this.write(this.rollup.drainAll());
+    return this.write(this.rollup.drainBatches(Infinity, this.batchRows, true));
   }
 
-  private async write(rows: MinuteRow[]): Promise<number> {
+  /**
+   * Writes batch after batch, yielding to the event loop between them; each batch is taken
+   * from the rollup only then, so no one slice of the main thread drains a whole minute.
+   */
+  private async write(batches: Iterable<MinuteRow[]>): Promise<number> {
     let written = 0;
-    for (let i = 0; i < rows.length; i += this.batchRows) {
-      const batch = rows.slice(i, i + this.batchRows);
+    let first = true;
+    for (const batch of batches) {
+      if (!first) await yieldToEventLoop();
+      first = false;
       try {
         await this.store.writeMinutes(batch);
         written += batch.length;
       } catch (err) {
-        // Nothing of a failed batch was written: keep it (and the rest) for the next flush.
-        this.rollup.restore(rows.slice(i));
+        // Nothing of a failed batch was written: keep it for the next flush; the batches not yet
+        // taken are still in the rollup.
+        this.rollup.restore(batch);
         this.log('error', 'could not store check minutes; keeping them for the next minute', {
-          rows: rows.length - i,
+          rows: batch.length,
+          held: this.rollup.openMinutes,
           error: String(err),
         });
         break;
       }
-      if (i + this.batchRows < rows.length) await yieldToEventLoop();
     }
     return written;
   }
@@ -119,9 +134,9 @@ export class HistoryRecorder {
   private async sealBefore(before: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.store.seal(before, this.batchRows);
+      const n = await this.store.seal(before, this.sealRows);
       total += n;
-      if (n < this.batchRows) return total;
+      if (n < this.sealRows) return total;
       await yieldToEventLoop();
     }
   }

@@ -70,6 +70,24 @@ export class MinuteRollup {
   }
 
   /**
+   * `drain` (or with `all`, `drainAll`) a batch of at most `size` rows at a time: each batch is
+   * taken from memory only when asked for, so a caller can write one and yield before the next,
+   * and what it never asks for (after a failed write) stays here for the next drain.
+   */
+  *drainBatches(now: number, size: number, all = false): Generator<MinuteRow[]> {
+    const done = all ? () => true : (minute: number) => minute + MINUTE_MS <= now;
+    let batch: MinuteRow[] = [];
+    for (const [checkId, list] of this.open) {
+      batch.push(...this.takeOne(checkId, list, done));
+      if (batch.length >= size) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  /**
    * Puts drained rows back (after a failed write), combining them with anything recorded
    * since, so the next drain hands them out again. Subject to the same bound as `record`.
    */
@@ -104,22 +122,27 @@ export class MinuteRollup {
 
   private take(done: (minute: number) => boolean): MinuteRow[] {
     const rows: MinuteRow[] = [];
-    for (const [checkId, list] of this.open) {
-      if (list.length === 0) {
-        // A check that has gone quiet for a whole drain is forgotten, so removed checks free their memory.
-        this.open.delete(checkId);
-        continue;
-      }
-      let kept = 0;
-      const taken: OpenMinute[] = [];
-      for (const e of list) {
-        if (done(e.minute)) taken.push(e);
-        else list[kept++] = e;
-      }
-      list.length = kept;
-      taken.sort((a, b) => a.minute - b.minute);
-      for (const e of taken) if (e.count > 0) rows.push({ checkId, minute: e.minute, ...toSummary(e) });
+    for (const [checkId, list] of this.open) rows.push(...this.takeOne(checkId, list, done));
+    return rows;
+  }
+
+  /** One check's finished minutes, oldest first, removed from memory. */
+  private takeOne(checkId: string, list: OpenMinute[], done: (minute: number) => boolean): MinuteRow[] {
+    if (list.length === 0) {
+      // A check that has gone quiet for a whole drain is forgotten, so removed checks free their memory.
+      this.open.delete(checkId);
+      return [];
     }
+    let kept = 0;
+    const taken: OpenMinute[] = [];
+    for (const e of list) {
+      if (done(e.minute)) taken.push(e);
+      else list[kept++] = e;
+    }
+    list.length = kept;
+    if (taken.length > 1) taken.sort((a, b) => a.minute - b.minute);
+    const rows: MinuteRow[] = [];
+    for (const e of taken) if (e.count > 0) rows.push({ checkId, minute: e.minute, ...toSummary(e) });
     return rows;
   }
 }

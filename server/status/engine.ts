@@ -74,6 +74,31 @@ interface EngineSnapshotV1 {
   reports: [string, PeopleReport][];
 }
 
+/**
+ * What the store keeps one row each of (version 3, incremental): read back from those rows,
+ * in the shape of version 2. Unlike a version 1 or 2 snapshot (one blob, from before rows),
+ * importing it marks nothing unsaved: it is what is stored already.
+ */
+export interface EngineStateRows {
+  version: 3;
+  checks: [string, string, CheckState, string][];
+  subjects: [SubjectKey, SubjectStatus][];
+  reports: [string, PeopleReport][];
+}
+
+/** One check's states by location, with their sources: a check's row in the store. */
+export type CheckStateRow = [location: string, state: CheckState, source: string][];
+
+/**
+ * What changed since the last save, taken by takeChanges: each changed check's states (an
+ * empty list when it has none left) and each changed subject's status. Objects, not text:
+ * the store serialises them a slice at a time.
+ */
+export interface EngineChanges {
+  checks: [string, CheckStateRow][];
+  subjects: [SubjectKey, SubjectStatus][];
+}
+
 /** One check as seen from one location, and the source whose results made it. */
 interface LocationEntry {
   state: CheckState;
@@ -102,6 +127,9 @@ export class StatusEngine {
   /** The window in force for each subject as of the last recompute. */
   private readonly inMaintenance = new Map<SubjectKey, MaintenanceWindow>();
   private readonly reports = new Map<string, PeopleReport>();
+  /** Checks and subjects changed since the last takeChanges: what an incremental save writes. */
+  private readonly unsavedChecks = new Set<string>();
+  private readonly unsavedSubjects = new Set<SubjectKey>();
   /**
    * When each check must next be looked at for a change time alone makes (stale data, a
    * flapping window ending), and the checks due in each second: a tick examines only those,
@@ -151,20 +179,71 @@ export class StatusEngine {
 
   /**
    * Restores a snapshot taken by exportState (version 2, or 1 from before sources were
-   * kept); entries for checks or subjects no longer in the estate are dropped.
+   * kept) or read back from the store's rows (version 3); entries for checks or subjects no
+   * longer in the estate are dropped, and named in `dropped` so their rows can be deleted.
    */
-  importState(snapshot: EngineSnapshot | EngineSnapshotV1): void {
-    if (snapshot.version !== 1 && snapshot.version !== 2) return;
+  importState(snapshot: EngineSnapshot | EngineSnapshotV1 | EngineStateRows): { dropped: { checks: string[]; subjects: SubjectKey[] } } {
+    const dropped = { checks: new Set<string>(), subjects: [] as SubjectKey[] };
+    if (snapshot.version !== 1 && snapshot.version !== 2 && snapshot.version !== 3) return { dropped: { checks: [], subjects: [] } };
+    // A blob (1, 2) is not in the store's rows yet: the first incremental save writes all of it.
+    const fromBlob = snapshot.version !== 3;
     for (const [id, location, state, source] of snapshot.checks as EngineSnapshot['checks']) {
-      this.checkStates.get(id)?.set(location, { state, source: source ?? SHARED_SOURCE });
+      const byLocation = this.checkStates.get(id);
+      if (!byLocation) {
+        dropped.checks.add(id);
+        continue;
+      }
+      byLocation.set(location, { state, source: source ?? SHARED_SOURCE });
+      if (fromBlob) this.unsavedChecks.add(id);
+      else this.unsavedChecks.delete(id);
     }
     for (const [key, status] of snapshot.subjects) {
       if (this.statuses.has(key)) {
         this.statuses.set(key, status);
         this.dirty.add(key);
-      }
+        // (Changed before the import, e.g. by a first recompute: the stored row is what it is now.)
+        if (fromBlob) this.unsavedSubjects.add(key);
+        else this.unsavedSubjects.delete(key);
+      } else dropped.subjects.push(key);
     }
     for (const [ods, report] of snapshot.reports) if (this.estate.practices.has(ods)) this.reports.set(ods, report);
+    return { dropped: { checks: [...dropped.checks], subjects: dropped.subjects } };
+  }
+
+  /**
+   * Every check and subject changed since the last call (by a result, a forgotten source or
+   * a recompute), and forgets that they changed: an incremental save writes just these. If
+   * that save fails, hand them back with returnChanges so the next one writes them.
+   */
+  takeChanges(): EngineChanges {
+    const checks: EngineChanges['checks'] = [];
+    for (const id of this.unsavedChecks) {
+      const byLocation = this.checkStates.get(id);
+      const row: CheckStateRow = [];
+      for (const [location, { state, source }] of byLocation ?? []) row.push([location, state, source]);
+      checks.push([id, row]);
+    }
+    const subjects: EngineChanges['subjects'] = [];
+    for (const key of this.unsavedSubjects) subjects.push([key, this.statuses.get(key)!]);
+    this.unsavedChecks.clear();
+    this.unsavedSubjects.clear();
+    return { checks, subjects };
+  }
+
+  /** What an incremental save's header holds besides the audit head: people's reports (few, small). */
+  exportHeader(): { reports: [string, PeopleReport][] } {
+    return { reports: [...this.reports] };
+  }
+
+  /** Marks what a failed save took as unsaved again (their current state is written next time). */
+  returnChanges(changes: EngineChanges): void {
+    for (const [id] of changes.checks) this.unsavedChecks.add(id);
+    for (const [key] of changes.subjects) this.unsavedSubjects.add(key);
+  }
+
+  /** How many checks and subjects changed since the last takeChanges. */
+  get unsaved(): { checks: number; subjects: number } {
+    return { checks: this.unsavedChecks.size, subjects: this.unsavedSubjects.size };
   }
 
   /** Replaces the maintenance windows (from the file and the API); they start and end by themselves. */
@@ -208,7 +287,10 @@ export class StatusEngine {
       const state = entry?.state ?? INITIAL_CHECK_STATE;
       const next = applyResult(state, result, this.estate.status);
       // A result ignored as out of order does not make its source the state's.
-      if (!entry || next !== state) byLocation.set(result.location, { state: next, source });
+      if (!entry || next !== state) {
+        byLocation.set(result.location, { state: next, source });
+        this.unsavedChecks.add(result.checkId);
+      }
       this.dirty.add(`${check.subject.type}:${check.subject.id}`);
       accepted++;
     }
@@ -231,6 +313,7 @@ export class StatusEngine {
       for (const [location, entry] of byLocation) {
         if (keep(entry.source)) continue;
         byLocation.delete(location);
+        this.unsavedChecks.add(id);
         dropped++;
         const check = this.estate.checks.get(id);
         if (check) this.dirty.add(`${check.subject.type}:${check.subject.id}`);
@@ -426,6 +509,7 @@ export class StatusEngine {
       cause: next.cause,
       since: prev.status === next.status ? prev.since : now,
     });
+    this.unsavedSubjects.add(key);
     changes.push({ subject: key, from: prev.status, to: next.status, cause: next.cause, at: now });
     const [type, id] = splitKey(key);
     if (type === 'service') for (const dependant of this.dependants.get(id) ?? []) this.dirty.add(dependant);
@@ -505,6 +589,28 @@ class MinHeap {
     }
     return top;
   }
+}
+
+/**
+ * The store's rows of an incremental snapshot (`check:<id>` → its CheckStateRow; a subject key
+ * → its status) with the header's reports, as a version 3 snapshot for importState.
+ * A row that is not one of these throws, naming its key.
+ */
+export function engineStateFromRows(rows: readonly [string, unknown][], reports: [string, PeopleReport][]): EngineStateRows {
+  const checks: EngineStateRows['checks'] = [];
+  const subjects: EngineStateRows['subjects'] = [];
+  for (const [key, body] of rows) {
+    if (key.startsWith('check:')) {
+      if (!Array.isArray(body)) throw new TypeError(`engine_state row ${key} is not a list of location states`);
+      const id = key.slice('check:'.length);
+      for (const [location, state, source] of body as CheckStateRow) checks.push([id, location, state, source]);
+    } else if (key.startsWith('service:') || key.startsWith('practice:')) {
+      subjects.push([key as SubjectKey, body as SubjectStatus]);
+    } else {
+      throw new TypeError(`engine_state row ${key} is neither a check nor a subject`);
+    }
+  }
+  return { version: 3, checks, subjects, reports };
 }
 
 export function splitKey(key: SubjectKey): ['service' | 'practice', string] {

@@ -33,6 +33,17 @@ export interface SignalStore {
   maintenanceWindows(now: number): Promise<MaintenanceWindow[]>;
   saveSnapshot(body: string, at: number): Promise<void>;
   loadSnapshot(): Promise<{ body: string; savedAt: number } | null>;
+  /** The engine's incremental snapshot: changed rows and the header (see store/sqlite/signals.ts). */
+  saveEngineState(save: EngineStateSave): Promise<void>;
+  loadEngineState(): Promise<[string, unknown][]>;
+}
+
+/** An incremental save of the engine's state: rows by key (null body: delete the row), then the header. */
+export interface EngineStateSave {
+  rows: [key: string, body: unknown][];
+  /** The header's JSON (format version 3), loadSnapshot's body from then on. */
+  header: string;
+  savedAt: number;
 }
 
 export interface Store {

@@ -3,6 +3,14 @@
 // `history_open` (cheap to merge into every minute); `seal` moves finished hours, deflated,
 // into `history_hours`, appended in key order so its pages stay full. Reads `status_events`
 // (owned by the transitions part) for timelines and never writes it.
+//
+// Over a database file, the writes (writeMinutes, seal, prune) run on a thread of their own
+// (server/history/writer-thread.ts, its own connection to the same WAL database): a minute of
+// 50,000 checks is about a second of SQLite and codec work, and the WAL checkpoints that follow
+// it are tens of milliseconds each, none of which may hold up the event loop. The thread also
+// does the checkpoints for the server's connection, whose automatic checkpoint is turned off
+// while the thread runs. Reads stay here (WAL readers see what the thread committed). In
+// memory (`:memory:`, tests) or with `offThread: false`, everything runs here.
 import type { Statement } from 'better-sqlite3';
 import { packHour, unpackHour } from '../../history/codec';
 import type { HistoryStore, StatusTimeline } from '../../history/store';
@@ -19,6 +27,7 @@ import {
 } from '../../history/types';
 import type { SubjectKey } from '../../status/engine';
 import type { StatusLevel } from '../../status/types';
+import { WriterClient } from '../../history/writer-client';
 import { migrate, type Db, type Migration } from './db';
 
 export const HISTORY_MIGRATIONS: Migration[] = [
@@ -47,6 +56,16 @@ export const HISTORY_MIGRATIONS: Migration[] = [
 
 type Slots = { slots: Buffer };
 
+export interface SqliteHistoryOptions {
+  /** Write on a thread of its own (default: yes, for a database file; never for `:memory:`). */
+  offThread?: boolean;
+  /** Told once if the thread cannot start or dies; writes then carry on here. */
+  log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/** SQLite's default: checkpoint once the WAL holds this many pages. */
+const AUTOCHECKPOINT_PAGES = 1000;
+
 export class SqliteHistoryStore implements HistoryStore {
   /** Check id → ref, for refs known to be committed. */
   private readonly refs = new Map<string, number>();
@@ -56,7 +75,14 @@ export class SqliteHistoryStore implements HistoryStore {
     changes: Statement<[string, number, number], { to_status: StatusLevel; at: number }>;
   } | null = null;
 
-  constructor(private readonly db: Db) {
+  /** The writer thread: undefined until the first write starts it, null when writing here. */
+  private writer: WriterClient | null | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: SqliteHistoryOptions = {},
+  ) {
+    if (opts.offThread === undefined ? db.memory : !opts.offThread) this.writer = null;
     migrate(db, HISTORY_MIGRATIONS);
     this.stmt = {
       refOf: db.prepare<[string], { ref: number }>('SELECT ref FROM history_checks WHERE check_id = ?'),
@@ -79,12 +105,24 @@ export class SqliteHistoryStore implements HistoryStore {
     };
   }
 
+  /** Whether writes go to the writer thread (it is started by the first write). */
+  get offThread(): boolean {
+    return this.thread() !== null;
+  }
+
   async writeMinutes(rows: readonly MinuteRow[]): Promise<void> {
     for (const row of rows) {
       const why = invalidRow(row);
       if (why) throw new HistoryError('BAD_MINUTE_ROW', `minute row for check ${row.checkId} at ${row.minute}: ${why}`);
     }
     if (rows.length === 0) return;
+    const writer = this.thread();
+    if (writer) await writer.request({ op: 'writeMinutes', rows });
+    else this.writeMinutesNow(rows);
+  }
+
+  /** writeMinutes on this thread, now, in one transaction (the writer thread's side). */
+  writeMinutesNow(rows: readonly MinuteRow[]): void {
     const groups = groupByHour(rows);
     const created = new Map<string, number>();
     this.db.transaction(() => {
@@ -122,6 +160,13 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async seal(before: number, limit = 2_000): Promise<number> {
+    const writer = this.thread();
+    if (writer) return (await writer.request({ op: 'seal', before, limit })) ?? 0;
+    return this.sealNow(before, limit);
+  }
+
+  /** seal on this thread, now, in one transaction. */
+  sealNow(before: number, limit = 2_000): number {
     const beforeHour = Math.floor(before / HOUR_MS);
     return this.db.transaction(() => {
       const open = this.stmt.openBefore.all(beforeHour, limit);
@@ -138,6 +183,28 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async prune(olderThan: number): Promise<number> {
+    const writer = this.thread();
+    if (writer) return (await writer.request({ op: 'prune', olderThan })) ?? 0;
+    return this.pruneNow(olderThan);
+  }
+
+  /** Asks the writer thread for a WAL checkpoint (none is needed when writing here). */
+  async checkpoint(): Promise<void> {
+    const writer = this.thread();
+    if (writer) await writer.request({ op: 'checkpoint' });
+  }
+
+  /** Stops the writer thread after what it has been given (the database itself stays open). */
+  async close(): Promise<void> {
+    const writer = this.writer;
+    if (!writer) return;
+    this.writer = null;
+    await writer.close();
+    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+  }
+
+  /** prune on this thread, now. */
+  pruneNow(olderThan: number): number {
     const beforeHour = Math.floor(olderThan / HOUR_MS);
     return this.db.transaction(
       () => this.stmt.pruneSealed.run(beforeHour).changes + this.stmt.pruneOpen.run(beforeHour).changes,
@@ -161,6 +228,28 @@ export class SqliteHistoryStore implements HistoryStore {
       current = row.to_status;
     }
     return { subject, from, to, initial, changes };
+  }
+
+  /** The writer thread, started on first use; null when writing on this thread. */
+  thread(): WriterClient | null {
+    if (this.writer !== undefined) return this.writer?.dead ? null : this.writer;
+    let writer: WriterClient | null = null;
+    let failed = false;
+    try {
+      writer = WriterClient.start(this.db.name, (err) => {
+        // Its outstanding requests failed (the recorder keeps their rows); from now on, writes run here.
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+        this.opts.log?.('the history writer thread stopped; writing history on the main thread', { error: String(err) });
+      });
+    } catch (err) {
+      failed = true;
+      this.opts.log?.('the history writer thread could not start; writing history on the main thread', { error: String(err) });
+    }
+    if (!writer && !failed) this.opts.log?.('no history writer thread in this build; writing history on the main thread', {});
+    // The thread checkpoints after its own writes, which are most of them, and so for this connection too.
+    if (writer) this.db.pragma('wal_autocheckpoint = 0');
+    this.writer = writer;
+    return writer;
   }
 
   private refFor(checkId: string, created: Map<string, number>): number {

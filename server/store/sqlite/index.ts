@@ -51,7 +51,7 @@ export class SqliteStore implements Store {
   constructor(dataDir: string) {
     this.db = openDatabase(dataDir);
     migrate(this.db, [...TRANSITION_MIGRATIONS, ...SIGNAL_MIGRATIONS, ...ACCOUNT_MIGRATIONS]);
-    this.signals = new SqliteSignalStore(this.db);
+    this.signals = new SqliteSignalStore(this.db, () => this.history.thread());
     this.incidents = new SqliteIncidentStore(this.db);
     this.history = new SqliteHistoryStore(this.db);
     this.accounts = new SqliteAccountStore(this.db);
@@ -123,6 +123,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.history.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,8 +1,20 @@
 // Store part for what people and the engine must not lose across a restart: people's
 // reports, maintenance windows created through the API, and the engine's snapshot
 // (check states and subject statuses) so a restart mid-incident changes nothing.
+//
+// The engine's snapshot is incremental: one row per check (its states by location) and per
+// subject (its status) in `engine_state`, upserted only for what changed since the last save,
+// a slice of rows per transaction with the event loop let go between slices (on the history
+// writer's thread when there is one: store/sqlite/history.ts); and a small
+// header (format version 3, people's reports, the audit head) in `engine_snapshot`, written
+// with the last slice. Before version 3 the whole snapshot was one JSON blob in
+// `engine_snapshot`; loadSnapshot still returns such a blob, and the first save after it
+// writes every row and replaces it with a header.
+import type { Statement } from 'better-sqlite3';
 import type { MaintenanceWindow } from '../../config/estate';
+import type { WriterClient } from '../../history/writer-client';
 import type { PeopleReport } from '../../status/engine';
+import type { EngineStateSave } from '../types';
 import type { Db, Migration } from './db';
 
 export const SIGNAL_MIGRATIONS: Migration[] = [
@@ -32,10 +44,27 @@ export const SIGNAL_MIGRATIONS: Migration[] = [
             body TEXT NOT NULL
           );`,
   },
+  {
+    id: 'signals-2',
+    // `key` is `check:<id>` or the subject key (`service:<id>`, `practice:<ods>`); `body` its JSON.
+    sql: `CREATE TABLE engine_state (
+            key TEXT PRIMARY KEY,
+            body TEXT NOT NULL
+          ) WITHOUT ROWID;`,
+  },
 ];
 
+/** Rows per transaction of an engine save: a few milliseconds of JSON and SQLite each. */
+const STATE_ROWS_PER_SLICE = 500;
+
 export class SqliteSignalStore {
-  constructor(private readonly db: Db) {}
+  private stateStmt: { upsert: Statement<[string, string]>; remove: Statement<[string]>; header: Statement<[number, string]> } | null = null;
+
+  /** `writer`: the history writer's thread, when there is one, writes the snapshot's rows (JSON is made here). */
+  constructor(
+    private readonly db: Db,
+    private readonly writer: () => WriterClient | null = () => null,
+  ) {}
 
   async saveReport(ods: string, report: PeopleReport | null): Promise<void> {
     if (report) {
@@ -101,6 +130,62 @@ export class SqliteSignalStore {
          ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, body = excluded.body`,
       )
       .run(at, body);
+  }
+
+  /**
+   * An incremental save (see the top of this file): upserts `rows` (deletes those whose body is
+   * null) a slice per transaction, yielding to the event loop between slices, then writes the
+   * header with the last. A failed slice throws; slices before it stay written (each row is
+   * whole on its own), and the caller marks the rows unsaved again.
+   */
+  async saveEngineState(save: EngineStateSave): Promise<void> {
+    const { rows } = save;
+    for (let i = 0; ; i += STATE_ROWS_PER_SLICE) {
+      const last = i + STATE_ROWS_PER_SLICE >= rows.length;
+      const slice: [string, string | null][] = [];
+      for (let j = i; j < Math.min(rows.length, i + STATE_ROWS_PER_SLICE); j++) {
+        const [key, body] = rows[j]!;
+        slice.push([key, body === null ? null : JSON.stringify(body)]);
+      }
+      const header = last ? { savedAt: save.savedAt, body: save.header } : null;
+      const writer = this.writer();
+      if (writer) await writer.request({ op: 'engineState', rows: slice, header });
+      else this.writeEngineStateNow(slice, header);
+      if (last) return;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** One slice of an incremental save, in one transaction, on this thread (the writer thread's side). */
+  writeEngineStateNow(rows: readonly [string, string | null][], header: { savedAt: number; body: string } | null): void {
+    this.stateStmt ??= {
+      upsert: this.db.prepare<[string, string]>('INSERT INTO engine_state (key, body) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET body = excluded.body'),
+      remove: this.db.prepare<[string]>('DELETE FROM engine_state WHERE key = ?'),
+      header: this.db.prepare<[number, string]>(
+        `INSERT INTO engine_snapshot (id, saved_at, body) VALUES (1, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET saved_at = excluded.saved_at, body = excluded.body`,
+      ),
+    };
+    const stmt = this.stateStmt;
+    this.db.transaction(() => {
+      for (const [key, body] of rows) {
+        if (body === null) stmt.remove.run(key);
+        else stmt.upsert.run(key, body);
+      }
+      if (header) stmt.header.run(header.savedAt, header.body);
+    })();
+  }
+
+  /** Every row of the incremental snapshot, its body parsed; empty before the first version 3 save. */
+  async loadEngineState(): Promise<[string, unknown][]> {
+    const rows = this.db.prepare('SELECT key, body FROM engine_state').all() as { key: string; body: string }[];
+    return rows.map((r) => [r.key, JSON.parse(r.body) as unknown]);
+  }
+
+  /** Rows and bytes of the incremental snapshot (for the benchmark and operations). */
+  engineStateSize(): { rows: number; bytes: number } {
+    const r = this.db.prepare('SELECT count(*) AS rows, coalesce(sum(length(key) + length(body)), 0) AS bytes FROM engine_state').get() as { rows: number; bytes: number };
+    return r;
   }
 
   async loadSnapshot(): Promise<{ body: string; savedAt: number } | null> {
