@@ -7,6 +7,7 @@
 // What it writes (ESM, platform node, target node20, with source maps beside each file):
 //   DIR/server/cli.js         `npm start`'s server; its packages stay in node_modules
 //   DIR/server/users-cli.js   `npm run users` / `npm run audit:verify`
+//   DIR/server/history/writer-thread.js  the server's history writer thread (worker_threads)
 //   DIR/server/chunks/*.js    code the two share, and the demo (loaded only when no estate is given)
 //   DIR/probes/worker.js      a probe worker, with ws and zod bundled in: one file that runs on
 //                             another host with Node 20.19+ and nothing else installed
@@ -59,7 +60,7 @@ const started = performance.now();
 const [server, worker] = await Promise.all([
   build({
     ...common,
-    entryPoints: ['server/cli.ts', 'server/users-cli.ts'],
+    entryPoints: ['server/cli.ts', 'server/users-cli.ts', 'server/history/writer-thread.ts'],
     packages: 'external',
     // Code loaded by import() stays in its own file: a configured Pulse never loads the demo and
     // its simulator (server/cli.ts), as from source. Code both entries share goes in chunks too.

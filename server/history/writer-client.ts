@@ -31,8 +31,9 @@ function entry(): { url: URL; typescript: boolean } | null {
     const url = new URL('./writer-thread.ts', import.meta.url);
     return existsSync(url) ? { url, typescript: true } : null;
   }
-  // Compiled by scripts/build.mjs: this code is inside dist/server/cli.js, the entry is dist/server/history/writer-thread.js.
-  for (const rel of ['./history/writer-thread.js', './writer-thread.js']) {
+  // Compiled by scripts/build.mjs: this code is in dist/server/cli.js or a chunk of it (dist/server/chunks/),
+  // the entry is dist/server/history/writer-thread.js.
+  for (const rel of ['./history/writer-thread.js', '../history/writer-thread.js', './writer-thread.js']) {
     const url = new URL(rel, import.meta.url);
     if (existsSync(url)) return { url, typescript: false };
   }
