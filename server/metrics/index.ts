@@ -66,6 +66,9 @@ export interface ScrapeStats {
   longestSliceCpuMs: number;
   /** Which slice that was (1: prom-client's families, the practice status and the first blocks). */
   longestSliceIndex: number;
+  /** prom-client's families (registry.metrics()), and the practice status, in the first slice. */
+  headMs: number;
+  practicesMs: number;
   bytes: number;
   blocksRendered: number;
 }
@@ -101,14 +104,19 @@ export function createMetrics(sources: MetricsSources, options: { sliceMs?: numb
       const slicer = new Slicer(sliceMs);
       // prom-client's families and the practice status in one slice: pulse_practices and
       // pulse_practice_status come from the same moment, so they agree.
+      let t = performance.now();
       const head = await registry.metrics();
+      const headMs = performance.now() - t;
+      t = performance.now();
       const practiceText = practices.render(sources.practices());
+      const practicesMs = performance.now() - t;
+      if (slicer.due()) await slicer.yieldNow();
       const checkChunks = await checks.chunks(sources.now, slicer);
       const chunks = [Buffer.from(head.endsWith('\n') || head === '' ? head : `${head}\n`, 'utf8'), ...checkChunks.chunks, practiceText];
       let bytes = 0;
       for (const c of chunks) bytes += c.length;
       slicer.end();
-      lastScrape = { ms: performance.now() - started, slices: slicer.slices, longestSliceMs: slicer.longestMs, longestSliceCpuMs: slicer.longestCpuMs, longestSliceIndex: slicer.longestIndex, bytes, blocksRendered: checkChunks.rendered };
+      lastScrape = { ms: performance.now() - started, slices: slicer.slices, longestSliceMs: slicer.longestMs, longestSliceCpuMs: slicer.longestCpuMs, longestSliceIndex: slicer.longestIndex, headMs, practicesMs, bytes, blocksRendered: checkChunks.rendered };
       return { chunks, bytes };
     },
     /** The whole exposition in one Buffer (tests, tools; /metrics streams the chunks). */

@@ -143,15 +143,15 @@ async function main(): Promise<void> {
   };
   // The scrape's own render: its time, and the longest stretch it held the event loop (scrapeChunks
   // is what /metrics calls since issue 14; before it, scrape, in one slice after prom-client's).
-  type Stats = { longestSliceMs: number; longestSliceCpuMs?: number; longestSliceIndex?: number; slices: number; blocksRendered: number } | null;
-  const renders: { ms: number; longestSliceMs: number; longestSliceCpuMs: number | null; longestSliceIndex: number; slices: number; rendered: number | null; gcMs: number }[] = [];
+  type Stats = { longestSliceMs: number; longestSliceCpuMs?: number; longestSliceIndex?: number; headMs?: number; practicesMs?: number; slices: number; blocksRendered: number } | null;
+  const renders: { ms: number; longestSliceMs: number; longestSliceCpuMs: number | null; longestSliceIndex: number; slices: number; rendered: number | null; gcMs: number; headMs: number | null; practicesMs: number | null }[] = [];
   const stats = (): Stats => ('lastScrape' in metrics ? (metrics as unknown as { lastScrape: () => Stats }).lastScrape() : null);
   const timed = <T,>(render: () => Promise<T>) => async (): Promise<T> => {
     const t = performance.now();
     const body = await render();
     const total = performance.now() - t;
     const s = stats();
-    renders.push({ ms: total, longestSliceMs: s?.longestSliceMs ?? total, longestSliceCpuMs: s?.longestSliceCpuMs ?? null, longestSliceIndex: s?.longestSliceIndex ?? 1, slices: s?.slices ?? 1, rendered: s?.blocksRendered ?? null, gcMs: gcDuring(t, t + total) });
+    renders.push({ ms: total, longestSliceMs: s?.longestSliceMs ?? total, longestSliceCpuMs: s?.longestSliceCpuMs ?? null, longestSliceIndex: s?.longestSliceIndex ?? 1, slices: s?.slices ?? 1, rendered: s?.blocksRendered ?? null, gcMs: gcDuring(t, t + total), headMs: s?.headMs ?? null, practicesMs: s?.practicesMs ?? null });
     return body;
   };
   // Garbage-collection pauses, to tell the render's own time from the collector's.
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     duringScrapes.push(loop);
     scrapeMs.push(seconds * 1000);
     bodyBytes = bytes;
-    log(`scrape ${s + 1}/${SCRAPES}: ${ms(seconds * 1000)}, ${(bytes / 1024 / 1024).toFixed(1)} MiB; render ${ms(renders.at(-1)?.ms ?? Number.NaN)} in ${renders.at(-1)?.slices} slices, longest ${ms(renders.at(-1)?.longestSliceMs ?? Number.NaN)} (slice ${renders.at(-1)?.longestSliceIndex}, CPU ${ms(renders.at(-1)?.longestSliceCpuMs ?? Number.NaN)}), longest GC pause meanwhile ${ms(renders.at(-1)?.gcMs ?? 0)}`);
+    log(`scrape ${s + 1}/${SCRAPES}: ${ms(seconds * 1000)}, ${(bytes / 1024 / 1024).toFixed(1)} MiB; render ${ms(renders.at(-1)?.ms ?? Number.NaN)} in ${renders.at(-1)?.slices} slices, longest ${ms(renders.at(-1)?.longestSliceMs ?? Number.NaN)} (slice ${renders.at(-1)?.longestSliceIndex}, CPU ${ms(renders.at(-1)?.longestSliceCpuMs ?? Number.NaN)}), longest GC pause meanwhile ${ms(renders.at(-1)?.gcMs ?? 0)}; prom-client's families ${ms(renders.at(-1)?.headMs ?? Number.NaN)}, practice status ${ms(renders.at(-1)?.practicesMs ?? Number.NaN)}`);
     if (s < SCRAPES - 1) await sleep(Math.max(0, due - performance.now()));
   }
   throughout.disable();
