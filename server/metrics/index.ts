@@ -1,4 +1,4 @@
-// Prometheus metrics for one Pulse instance, on its own registry (so tests can run several
+// Prometheus metrics for one Pulse instance, on its own registries (so tests can run several
 // servers in one process). The catalogue, its labels and their worst-case series counts are
 // in docs/metrics.md. Labels come from bounded sets only (ODS code, PCN, ICB, service, check
 // id, check kind, probe location, status and fixed enumerations): never URLs or free text.
@@ -66,7 +66,7 @@ export interface ScrapeStats {
   longestSliceCpuMs: number;
   /** Which slice that was (1: prom-client's families, the practice status and the first blocks). */
   longestSliceIndex: number;
-  /** prom-client's families (registry.metrics()), and the practice status, in the first slice. */
+  /** prom-client's families (the defaults, then the small pulse_* ones, a slice each when long), and the practice status. */
   headMs: number;
   practicesMs: number;
   bytes: number;
@@ -79,8 +79,10 @@ const SLICE_MS = 8;
 export function createMetrics(sources: MetricsSources, options: { sliceMs?: number } = {}) {
   const sliceMs = options.sliceMs ?? SLICE_MS;
   const { estate } = sources;
+  // Process and Node.js defaults on a registry of their own: rendered in a slice of their own.
+  const defaults = new Registry();
+  collectDefaultMetrics({ register: defaults });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
   const checks = new CheckSeries(estate);
   const practices = new PracticeSeries(estate);
   let lastResultAt = sources.now();
@@ -102,9 +104,11 @@ export function createMetrics(sources: MetricsSources, options: { sliceMs?: numb
     async scrapeChunks(): Promise<{ chunks: Buffer[]; bytes: number }> {
       const started = performance.now();
       const slicer = new Slicer(sliceMs);
-      // prom-client's families and the practice status in one slice: pulse_practices and
+      // The small pulse_* families and the practice status in one slice: pulse_practices and
       // pulse_practice_status come from the same moment, so they agree.
       let t = performance.now();
+      const processText = await defaults.metrics();
+      if (slicer.due()) await slicer.yieldNow();
       const head = await registry.metrics();
       const headMs = performance.now() - t;
       t = performance.now();
@@ -112,7 +116,8 @@ export function createMetrics(sources: MetricsSources, options: { sliceMs?: numb
       const practicesMs = performance.now() - t;
       if (slicer.due()) await slicer.yieldNow();
       const checkChunks = await checks.chunks(sources.now, slicer);
-      const chunks = [Buffer.from(head.endsWith('\n') || head === '' ? head : `${head}\n`, 'utf8'), ...checkChunks.chunks, practiceText];
+      const lines = (text: string) => Buffer.from(text.endsWith('\n') || text === '' ? text : `${text}\n`, 'utf8');
+      const chunks = [lines(processText), lines(head), ...checkChunks.chunks, practiceText];
       let bytes = 0;
       for (const c of chunks) bytes += c.length;
       slicer.end();
