@@ -504,14 +504,18 @@ export function createPulse(deps: PulseDeps) {
     // Incremental: only the checks and subjects changed since the last save, a slice at a time.
     const changes = engine.takeChanges();
     const stale = staleStateRows.splice(0);
-    const rows: [string, unknown][] = [
-      ...changes.checks.map(([id, row]): [string, unknown] => [`check:${id}`, row.length > 0 ? row : null]),
-      ...changes.subjects,
-      ...stale.map((key): [string, unknown] => [key, null]),
-    ];
+    // Read as each slice is written, so no one stretch of the event loop walks the whole estate.
+    function* rows(): Generator<[string, unknown]> {
+      for (const id of changes.checks) {
+        const row = engine.checkRow(id);
+        yield [`check:${id}`, row && row.length > 0 ? row : null];
+      }
+      for (const key of changes.subjects) yield [key, engine.status(key) ?? null];
+      for (const key of stale) yield [key, null];
+    }
     const { reports } = engine.exportHeader();
     try {
-      await store.signals.saveEngineState({ rows, header: JSON.stringify({ version: 3, reports, auditHead: { ...head, at: now } }), savedAt: now });
+      await store.signals.saveEngineState({ rows: rows(), header: JSON.stringify({ version: 3, reports, auditHead: { ...head, at: now } }), savedAt: now });
     } catch (err) {
       engine.returnChanges(changes);
       staleStateRows.push(...stale);

@@ -90,13 +90,13 @@ export interface EngineStateRows {
 export type CheckStateRow = [location: string, state: CheckState, source: string][];
 
 /**
- * What changed since the last save, taken by takeChanges: each changed check's states (an
- * empty list when it has none left) and each changed subject's status. Objects, not text:
- * the store serialises them a slice at a time.
+ * What changed since the last save, taken by takeChanges: the checks and subjects to write.
+ * Ids, not states: the saver reads each one's state (checkRow, status) when it writes its
+ * slice, so taking them costs nothing however large the estate.
  */
 export interface EngineChanges {
-  checks: [string, CheckStateRow][];
-  subjects: [SubjectKey, SubjectStatus][];
+  checks: Set<string>;
+  subjects: Set<SubjectKey>;
 }
 
 /** One check as seen from one location, and the source whose results made it. */
@@ -128,8 +128,8 @@ export class StatusEngine {
   private readonly inMaintenance = new Map<SubjectKey, MaintenanceWindow>();
   private readonly reports = new Map<string, PeopleReport>();
   /** Checks and subjects changed since the last takeChanges: what an incremental save writes. */
-  private readonly unsavedChecks = new Set<string>();
-  private readonly unsavedSubjects = new Set<SubjectKey>();
+  private unsavedChecks = new Set<string>();
+  private unsavedSubjects = new Set<SubjectKey>();
   /**
    * When each check must next be looked at for a change time alone makes (stale data, a
    * flapping window ending), and the checks due in each second: a tick examines only those,
@@ -212,22 +212,25 @@ export class StatusEngine {
 
   /**
    * Every check and subject changed since the last call (by a result, a forgotten source or
-   * a recompute), and forgets that they changed: an incremental save writes just these. If
-   * that save fails, hand them back with returnChanges so the next one writes them.
+   * a recompute), and forgets that they changed: an incremental save writes just these,
+   * reading each with checkRow and status. If that save fails, hand them back with
+   * returnChanges so the next one writes them. (One that changes again meanwhile is simply
+   * marked again, and written again next time.)
    */
   takeChanges(): EngineChanges {
-    const checks: EngineChanges['checks'] = [];
-    for (const id of this.unsavedChecks) {
-      const byLocation = this.checkStates.get(id);
-      const row: CheckStateRow = [];
-      for (const [location, { state, source }] of byLocation ?? []) row.push([location, state, source]);
-      checks.push([id, row]);
-    }
-    const subjects: EngineChanges['subjects'] = [];
-    for (const key of this.unsavedSubjects) subjects.push([key, this.statuses.get(key)!]);
-    this.unsavedChecks.clear();
-    this.unsavedSubjects.clear();
-    return { checks, subjects };
+    const changes = { checks: this.unsavedChecks, subjects: this.unsavedSubjects };
+    this.unsavedChecks = new Set();
+    this.unsavedSubjects = new Set();
+    return changes;
+  }
+
+  /** A check's states by location with their sources (its snapshot row); null for a check not in the estate. */
+  checkRow(id: string): CheckStateRow | null {
+    const byLocation = this.checkStates.get(id);
+    if (!byLocation) return null;
+    const row: CheckStateRow = [];
+    for (const [location, { state, source }] of byLocation) row.push([location, state, source]);
+    return row;
   }
 
   /** What an incremental save's header holds besides the audit head: people's reports (few, small). */
@@ -237,8 +240,8 @@ export class StatusEngine {
 
   /** Marks what a failed save took as unsaved again (their current state is written next time). */
   returnChanges(changes: EngineChanges): void {
-    for (const [id] of changes.checks) this.unsavedChecks.add(id);
-    for (const [key] of changes.subjects) this.unsavedSubjects.add(key);
+    for (const id of changes.checks) this.unsavedChecks.add(id);
+    for (const key of changes.subjects) this.unsavedSubjects.add(key);
   }
 
   /** How many checks and subjects changed since the last takeChanges. */

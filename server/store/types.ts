@@ -40,7 +40,8 @@ export interface SignalStore {
 
 /** An incremental save of the engine's state: rows by key (null body: delete the row), then the header. */
 export interface EngineStateSave {
-  rows: [key: string, body: unknown][];
+  /** Taken one slice at a time, as it is written. */
+  rows: Iterable<[key: string, body: unknown]>;
   /** The header's JSON (format version 3), loadSnapshot's body from then on. */
   header: string;
   savedAt: number;

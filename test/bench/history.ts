@@ -28,6 +28,12 @@ import { SqliteStore } from '../../server/store/sqlite';
 import { SqliteHistoryStore } from '../../server/store/sqlite/history';
 
 const QUICK = process.argv.includes('--quick');
+/** `--only history` or `--only snapshot`: one part alone. */
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
+if (ONLY !== null && ONLY !== 'history' && ONLY !== 'snapshot') {
+  process.stderr.write(`bench:history: --only takes history or snapshot, not ${ONLY ?? 'nothing'}\n`);
+  process.exit(2);
+}
 const PRACTICES = 6_300;
 const SUFFIXES = ['gateway', 'gateway-tls', 'emis-client', 'docman', 'telephony', 'printer', 'wifi', 'website'];
 /** Minutes of the simulated hour written (quick: a few, early in the hour, where writes are cheapest). */
@@ -219,22 +225,27 @@ function median(values: number[]): number {
   return s[(s.length - 1) >> 1] ?? NaN;
 }
 
+const rows: [string, string, string, string][] = [];
+const add = (measure: string, value: string, target = '', result = '') => rows.push([measure, value, target, result]);
+const loadBefore = loadavg()[0]!;
+
 async function main(): Promise<void> {
-  const loadBefore = loadavg()[0]!;
   let t = performance.now();
   const estate = buildEstate();
   log(`estate: ${estate.practices.size} practices, ${estate.checks.size} checks, loaded in ${ms(performance.now() - t)}`);
 
-  t = performance.now();
-  const thread = await historyRun(estate, true);
-  log(`writer thread run: ${ms(performance.now() - t)}`);
-  t = performance.now();
-  const here = await historyRun(estate, false);
-  log(`main thread run: ${ms(performance.now() - t)}`);
-  const snap = await snapshotRun(estate);
+  let thread: HistoryRun | null = null;
+  let here: HistoryRun | null = null;
+  if (ONLY !== 'snapshot') {
+    t = performance.now();
+    thread = await historyRun(estate, true);
+    log(`writer thread run: ${ms(performance.now() - t)}`);
+    t = performance.now();
+    here = await historyRun(estate, false);
+    log(`main thread run: ${ms(performance.now() - t)}`);
+  }
+  const snap = ONLY === 'history' ? null : await snapshotRun(estate);
 
-  const rows: [string, string, string, string][] = [];
-  const add = (measure: string, value: string, target = '', result = '') => rows.push([measure, value, target, result]);
   const minuteRows = (name: string, run: HistoryRun) => {
     const maxDelay = worst(run.minutes, (p) => p.maxDelayMs);
     add(`${name}: longest event-loop delay while writing a minute`, ms(maxDelay), `≤ ${SLICE_TARGET_MS} ms`, verdict(maxDelay <= SLICE_TARGET_MS));
@@ -243,17 +254,23 @@ async function main(): Promise<void> {
     add(`${name}: committed per minute (median / worst)`, `${ms(median(run.minutes.map((p) => p.wallMs)))} / ${ms(worst(run.minutes, (p) => p.wallMs))}`);
     if (run.seal) add(`${name}: packing the hour: longest delay / main busy / wall`, `${ms(run.seal.maxDelayMs)} / ${ms(run.seal.busyMs)} / ${ms(run.seal.wallMs)}`, `≤ ${SLICE_TARGET_MS} ms`, verdict(run.seal.maxDelayMs <= SLICE_TARGET_MS));
   };
-  minuteRows('writer thread (now)', thread);
-  minuteRows('main thread, 2,000-row transactions (before)', here);
+  if (thread) minuteRows('writer thread (now)', thread);
+  if (here) minuteRows('main thread, 2,000-row transactions (before)', here);
 
   const snapRow = (name: string, p: Phase, extra: string, target = true) =>
     add(`snapshot ${name}: longest delay / main busy / wall`, `${ms(p.maxDelayMs)} / ${ms(p.busyMs)} / ${ms(p.wallMs)}${extra}`, target ? `≤ ${SLICE_TARGET_MS} ms` : '', target ? verdict(p.maxDelayMs <= SLICE_TARGET_MS) : '');
-  snapRow('blob (before)', snap.blob.phase, `, ${(snap.blob.bytes / 1024 / 1024).toFixed(1)} MiB`, false);
-  snapRow('incremental, first save', snap.first.phase, `, ${snap.first.rows.toLocaleString('en-GB')} rows, ${(snap.first.bytes / 1024 / 1024).toFixed(1)} MiB`);
-  snapRow('incremental, after a round of results', snap.afterRound.phase, `, ${snap.afterRound.rows.toLocaleString('en-GB')} rows`);
-  snapRow('incremental, nothing changed', snap.idle.phase, `, ${snap.idle.rows} rows`);
-  add('restore from rows', ms(snap.restoreMs));
+  if (snap) {
+    snapRow('blob (before)', snap.blob.phase, `, ${(snap.blob.bytes / 1024 / 1024).toFixed(1)} MiB`, false);
+    snapRow('incremental, first save', snap.first.phase, `, ${snap.first.rows.toLocaleString('en-GB')} rows, ${(snap.first.bytes / 1024 / 1024).toFixed(1)} MiB`);
+    snapRow('incremental, after a round of results', snap.afterRound.phase, `, ${snap.afterRound.rows.toLocaleString('en-GB')} rows`);
+    snapRow('incremental, nothing changed', snap.idle.phase, `, ${snap.idle.rows} rows`);
+    add('restore from rows', ms(snap.restoreMs));
+  }
+  if (thread) growthRows(thread);
+  printTable(rows, estate);
+}
 
+function growthRows(thread: HistoryRun): void {
   const perDay = thread.bytesPerCheckHour * 24;
   const pagesPerDay = thread.pagesPerCheckHour * 24;
   const stored = Number.isFinite(pagesPerDay) ? pagesPerDay : perDay;
@@ -264,7 +281,9 @@ async function main(): Promise<void> {
     QUICK ? 'not measured (quick)' : verdict(stored <= GROWTH_TARGET_BYTES_PER_CHECK_DAY),
   );
   add('  = per 10,000 checks per day', `${((stored * 10_000) / 1024 / 1024).toFixed(1)} MiB`, '≤ 50 MiB', QUICK ? '' : verdict(stored <= GROWTH_TARGET_BYTES_PER_CHECK_DAY));
+}
 
+function printTable(rows: [string, string, string, string][], estate: Estate): void {
   const width = rows.reduce((w, r) => Math.max(w, r[0].length), 0);
   const valueWidth = rows.reduce((w, r) => Math.max(w, r[1].length), 0);
   console.log(`\nbench:history: ${estate.checks.size.toLocaleString('en-GB')} checks, ${MINUTES} minute(s) of results (2 per check a minute, all up)${QUICK ? ' — QUICK: a short run, early in the hour; not the steady-state figures' : ''}\n`);

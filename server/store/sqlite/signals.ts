@@ -139,20 +139,23 @@ export class SqliteSignalStore {
    * whole on its own), and the caller marks the rows unsaved again.
    */
   async saveEngineState(save: EngineStateSave): Promise<void> {
-    const { rows } = save;
-    for (let i = 0; ; i += STATE_ROWS_PER_SLICE) {
-      const last = i + STATE_ROWS_PER_SLICE >= rows.length;
+    const rows = save.rows[Symbol.iterator]();
+    for (let done = false; !done; ) {
       const slice: [string, string | null][] = [];
-      for (let j = i; j < Math.min(rows.length, i + STATE_ROWS_PER_SLICE); j++) {
-        const [key, body] = rows[j]!;
+      while (slice.length < STATE_ROWS_PER_SLICE) {
+        const next = rows.next();
+        if (next.done) {
+          done = true;
+          break;
+        }
+        const [key, body] = next.value;
         slice.push([key, body === null ? null : JSON.stringify(body)]);
       }
-      const header = last ? { savedAt: save.savedAt, body: save.header } : null;
+      const header = done ? { savedAt: save.savedAt, body: save.header } : null;
       const writer = this.writer();
       if (writer) await writer.request({ op: 'engineState', rows: slice, header });
       else this.writeEngineStateNow(slice, header);
-      if (last) return;
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!done) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
