@@ -108,9 +108,11 @@ export function createMetrics(sources: MetricsSources, options: { sliceMs?: numb
       // pulse_practice_status come from the same moment, so they agree.
       let t = performance.now();
       const processText = await defaults.metrics();
+      let headMs = performance.now() - t;
       if (slicer.due()) await slicer.yieldNow();
+      t = performance.now();
       const head = await registry.metrics();
-      const headMs = performance.now() - t;
+      headMs += performance.now() - t;
       t = performance.now();
       const practiceText = practices.render(sources.practices());
       const practicesMs = performance.now() - t;
