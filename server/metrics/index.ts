@@ -119,7 +119,7 @@ export function createMetrics(sources: MetricsSources, options: { sliceMs?: numb
       if (slicer.due()) await slicer.yieldNow();
       const checkChunks = await checks.chunks(sources.now, slicer);
       const lines = (text: string) => Buffer.from(text.endsWith('\n') || text === '' ? text : `${text}\n`, 'utf8');
-      const chunks = [lines(processText), lines(head), ...checkChunks.chunks, practiceText];
+      const chunks = [lines(processText), lines(head), ...checkChunks.chunks, ...practiceText];
       let bytes = 0;
       for (const c of chunks) bytes += c.length;
       slicer.end();

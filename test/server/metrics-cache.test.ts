@@ -168,8 +168,14 @@ describe('cached per-check series', () => {
   it('keeps every block right across block boundaries: one change in the middle of 1,401 checks', async () => {
     const pulse = start(bigEstate(700));
     pulse.ingest([...pulse.estate.checks.keys()].map((id) => ok(id)));
+    await pulse.tick();
     let s = samples(await scrapeText(pulse));
     expect(family(s, 'pulse_check_success')).toHaveLength(1_401);
+    // The practice status spans three copied blocks of 256 practices: every practice one-hot, in order.
+    const practices = family(s, 'pulse_practice_status');
+    expect(practices).toHaveLength(700 * STATUS_LEVELS.length);
+    expect(practices.filter((x) => x.value === 1).map((x) => x.labels.ods)).toEqual([...pulse.estate.practices.keys()]);
+    expect(value(s, 'pulse_practice_status', { ods: 'P00256', status: 'up' })).toBe(1);
     const before = ownFamilies(await scrapeText(pulse));
     now += 1_000;
     pulse.ingest([fail('P00300-b')]);
