@@ -50,11 +50,13 @@ export interface Options {
   targetProcs: number;
   exporterWarmupS: number;
   exporterS: number;
+  /** Extra node flags for the server (e.g. --cpu-prof, --heapsnapshot-signal=SIGUSR2; NODE_OPTIONS refuses some). */
+  serverNodeArgs: string[];
 }
 
 const USAGE =
   'usage: node --import tsx test/bench/national.ts [--quick] [--practices N] [--no-heartbeats] [--no-exporter] ' +
-  '[--warmup S] [--steady S] [--fail-mode refuse|503] [--target-procs N]';
+  '[--warmup S] [--steady S] [--fail-mode refuse|503] [--target-procs N] [--server-node-arg FLAG]…';
 
 function fail(message: string): never {
   process.stderr.write(`bench:national: ${message}\n`);
@@ -73,6 +75,7 @@ function parseOptions(argv: readonly string[]): Options {
     targetProcs: 1,
     exporterWarmupS: 10,
     exporterS: 60,
+    serverNodeArgs: [],
   };
   let warmup: number | undefined;
   let steady: number | undefined;
@@ -91,6 +94,7 @@ function parseOptions(argv: readonly string[]): Options {
     else if (arg === '--warmup') warmup = positive('warmup', value());
     else if (arg === '--steady') steady = positive('steady', value());
     else if (arg === '--target-procs') o.targetProcs = Math.floor(positive('target-procs', value()));
+    else if (arg === '--server-node-arg') o.serverNodeArgs.push(value() ?? fail(`--server-node-arg needs a node flag; ${USAGE}`));
     else if (arg === '--fail-mode') {
       const mode = value();
       if (mode !== 'refuse' && mode !== '503') fail(`--fail-mode is refuse or 503; ${USAGE}`);
@@ -268,13 +272,13 @@ function serverCommand(): { argv: string[]; label: string } {
   return { argv: ['--import', 'tsx', 'server/cli.ts'], label: 'node --import tsx server/cli.ts (no compiled build found)' };
 }
 
-async function startServer(estateFile: string, dataDir: string, extraEnv: Record<string, string>): Promise<Server> {
+async function startServer(estateFile: string, dataDir: string, extraEnv: Record<string, string>, nodeArgs: string[] = []): Promise<Server> {
   const { argv, label } = serverCommand();
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, PULSE_DATA_DIR: dataDir, NODE_ENV: 'production' };
   // As a user runs it: default workers (one per core), no metrics token, loopback.
   for (const name of ['PULSE_WORKERS', 'PULSE_METRICS_TOKEN', 'PORT', 'HOST', 'PULSE_CONFIG', 'PULSE_LOG_LEVEL']) delete env[name];
   const started = performance.now();
-  const child = spawn(process.execPath, [...argv, '--config', estateFile, '--port', '0', '--host', '127.0.0.1'], {
+  const child = spawn(process.execPath, [...nodeArgs, ...argv, '--config', estateFile, '--port', '0', '--host', '127.0.0.1'], {
     cwd: ROOT,
     env,
     detached: true, // its own process group: the bench kills it and its workers together
@@ -393,7 +397,7 @@ async function main(): Promise<void> {
   const { secret: display } = await store.accounts.createToken({ kind: 'display', name: 'bench-national', icb: null, createdBy: 'bench', now: Date.now() });
   await store.close();
 
-  const server = await startServer(estateFile, dataDir, {});
+  const server = await startServer(estateFile, dataDir, {}, o.serverNodeArgs);
   log(`server: ${server.command}, pid ${server.pid}, listening at ${server.url} ${(server.listeningAfterMs / 1000).toFixed(1)} s after start`);
   const tree = new ProcessTree(server.pid);
   tree.start();
