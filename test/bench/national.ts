@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { serviceCatalogue } from '../../server/simulator/estate';
 import { SqliteStore } from '../../server/store/sqlite';
+import { Children, sleep, stopChild, type SpawnOptions } from './children';
 import type { FailMode, TargetMessage, TargetRequest } from './estate';
 import { EXPORTER, cpuMsOf, exporterVersion, machineTicks, runExporter, type ExporterRun } from './exporter';
 import { nationalEstate } from './national-estate';
@@ -33,7 +34,6 @@ import { HEARTBEAT_LOAD, heartbeatPlan, startHeartbeats, type HeartbeatLoad, typ
 import { printReport, type Figures } from './national-report';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SETPRIV = '/usr/bin/setpriv';
 const INTERVAL_MS = 30_000;
 const NATIONAL_PRACTICES = 6_300;
 
@@ -116,21 +116,13 @@ function parseOptions(argv: readonly string[]): Options {
 
 // ---- child processes ------------------------------------------------------------------
 
-const children = new Set<ChildProcess>();
+const children = new Children();
 /** The server runs in its own process group (its workers with it): killed as a group. */
 let serverGroup: number | undefined;
 let scratchDir: string | undefined;
 
-function spawnChild(command: string, args: string[], opts: { ipc?: boolean; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  const [file, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
-  const child = spawn(file, argv, {
-    cwd: ROOT,
-    env: opts.env ?? process.env,
-    stdio: opts.ipc ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'ignore', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
+function spawnChild(command: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  return children.spawn(command, args, opts);
 }
 
 function killAll(): void {
@@ -142,32 +134,12 @@ function killAll(): void {
     }
     serverGroup = undefined;
   }
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-  children.clear();
+  children.killAll();
   if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
   scratchDir = undefined;
 }
 
-async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
 export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;

@@ -17,7 +17,7 @@
 //   node --import tsx test/bench/probes.ts [--seconds N] [--warmup N] [--quick]
 //        [--sizes 10000,50000] [--checks-per-host 8] [--target-procs 1] [--workers 1]
 //        [--no-exporter] [--profile DIR] [--worker-node-arg FLAG]…
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -27,11 +27,11 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ServerToWorker, WorkerToServer } from '../../probes/protocol';
 import { phaseOf } from '../../probes/scheduler';
 import type { CheckAssignment } from '../../probes/types';
+import { Children, sleep, stopChild, type SpawnOptions } from './children';
 import { hostAddress, type TargetMessage } from './estate';
 import { EXPORTER, cpuMsOf, exporterVersion, machineTicks, rssKiBOf, runExporter } from './exporter';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SETPRIV = '/usr/bin/setpriv';
 const TOKEN = 'bench-token';
 
 // ---- options ----------------------------------------------------------------
@@ -140,49 +140,17 @@ function fail(message: string): never {
 
 // ---- child processes ----------------------------------------------------------
 
-const children = new Set<ChildProcess>();
+const children = new Children();
 let scratchDir: string | undefined;
 
-/** Spawns a child that the kernel kills if the bench dies (setpriv --pdeathsig), tracked for cleanup. */
-function spawnChild(command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; ipc?: boolean; stdout?: boolean } = {}): ChildProcess {
-  const [file, argv] = existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]] : [command, args];
-  const child = spawn(file, argv, {
-    cwd: ROOT,
-    env: opts.env ?? process.env,
-    stdio: opts.ipc ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', opts.stdout ? 'inherit' : 'ignore', 'pipe'],
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
+function spawnChild(command: string, args: string[], opts: SpawnOptions = {}): ChildProcess {
+  return children.spawn(command, args, opts);
 }
 
 function killAll(): void {
-  for (const child of children) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-  }
-  children.clear();
+  children.killAll();
   if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
   scratchDir = undefined;
-}
-
-/** Asks a child to stop (SIGTERM), then insists after `graceMs`. */
-async function stopChild(child: ChildProcess, graceMs = 5_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
