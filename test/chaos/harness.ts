@@ -586,9 +586,14 @@ export class Observer {
 
   /** Waits for a fresh poll that satisfies `test`; throws with the last sample's state otherwise. */
   async waitFor(what: string, timeoutMs: number, test: (s: Sample) => boolean): Promise<Sample> {
-    const deadline = Date.now() + timeoutMs;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
     for (;;) {
-      const s = await this.poll();
+      // A poll already out (the observer's own timer) answers null here: judge its sample instead,
+      // or a wait that keeps meeting the timer's polls never sees what they saw.
+      const polled = await this.poll();
+      const last = this.last;
+      const s = polled ?? (last && last.at >= started ? last : null);
       if (s && test(s)) return s;
       if (Date.now() > deadline) {
         const last = this.last;
