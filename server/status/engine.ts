@@ -116,8 +116,15 @@ export interface LocationHealth {
 export class StatusEngine {
   /** Per check, its state as seen from each probe location that has reported it, with its source. */
   private readonly checkStates = new Map<string, Map<string, LocationEntry>>();
-  /** Each check's status as last rolled up, so staleness changes are noticed on tick. */
-  private readonly checkSeen = new Map<string, StatusLevel>();
+  /**
+   * Each check's merged view as of when it last changed (a result, a forgotten source, or a
+   * time-made change found by examineDue): what its subject rolls up from, so a result that
+   * changes nothing a subject shows (the usual "up again") costs one look at its own check,
+   * not a recompute of every check of its practice.
+   */
+  private readonly seenCache = new Map<string, Seen>();
+  /** Checks whose states changed since the last recompute (results in, sources forgotten, a restore). */
+  private readonly changedChecks = new Set<string>();
   private readonly statuses = new Map<SubjectKey, SubjectStatus>();
   private readonly dependants = new Map<string, SubjectKey[]>();
   /** Services in dependency order (a service after everything it depends on). */
@@ -194,6 +201,7 @@ export class StatusEngine {
         continue;
       }
       byLocation.set(location, { state, source: source ?? SHARED_SOURCE });
+      this.changedChecks.add(id);
       if (fromBlob) this.unsavedChecks.add(id);
       else this.unsavedChecks.delete(id);
     }
@@ -293,8 +301,9 @@ export class StatusEngine {
       if (!entry || next !== state) {
         byLocation.set(result.location, { state: next, source });
         this.unsavedChecks.add(result.checkId);
+        // Its subject is recomputed only if what the check shows changed (lookAgain).
+        this.changedChecks.add(result.checkId);
       }
-      this.dirty.add(`${check.subject.type}:${check.subject.id}`);
       accepted++;
     }
     return { accepted, unknown };
@@ -317,9 +326,8 @@ export class StatusEngine {
         if (keep(entry.source)) continue;
         byLocation.delete(location);
         this.unsavedChecks.add(id);
+        this.changedChecks.add(id);
         dropped++;
-        const check = this.estate.checks.get(id);
-        if (check) this.dirty.add(`${check.subject.type}:${check.subject.id}`);
       }
     }
     return dropped;
@@ -338,6 +346,8 @@ export class StatusEngine {
    */
   recompute(now: number): StatusChange[] {
     this.markStale(now);
+    for (const id of this.changedChecks) this.lookAgain(id, now);
+    this.changedChecks.clear();
     const changes: StatusChange[] = [];
     // Services first, in dependency order, then practices: each sees its inputs final.
     for (const id of this.serviceOrder) {
@@ -463,15 +473,27 @@ export class StatusEngine {
           continue;
         }
         this.recheckAt.delete(id);
-        const check = this.estate.checks.get(id);
-        if (!check) continue;
-        const key: SubjectKey = `${check.subject.type}:${check.subject.id}`;
-        if (this.dirty.has(key)) continue; // its recompute reschedules it
-        if (this.checkSeen.get(id) !== this.seen(id, now).status) this.dirty.add(key);
-        else this.scheduleRecheck(id, now);
+        if (this.estate.checks.has(id)) this.lookAgain(id, now);
       }
     }
     if (notYet) for (const id of notYet) this.addDue(id, this.recheckAt.get(id)!);
+  }
+
+  /**
+   * Takes the check's view as of `now` into the cache and schedules its next look; its
+   * subject is recomputed when what it contributes changed: its status, or, for a check
+   * that is not up, its words (an up check's detail, e.g. its latency, is in no cause).
+   */
+  private lookAgain(id: string, now: number): Seen {
+    const next = this.seen(id, now);
+    const prev = this.seenCache.get(id);
+    this.seenCache.set(id, next);
+    this.scheduleRecheck(id, now);
+    if (!prev || prev.status !== next.status || (next.status !== 'up' && prev.detail !== next.detail)) {
+      const check = this.estate.checks.get(id)!;
+      this.dirty.add(`${check.subject.type}:${check.subject.id}`);
+    }
+    return next;
   }
 
   /** Schedules the check's next look at the earliest time its status could change by time alone. */
@@ -522,9 +544,7 @@ export class StatusEngine {
     const [type, id] = splitKey(key);
     const subject = type === 'service' ? this.estate.services.get(id)! : this.estate.practices.get(id)!;
     const own = subject.checks.map((checkId) => {
-      const { status, detail } = this.seen(checkId, now);
-      this.checkSeen.set(checkId, status);
-      this.scheduleRecheck(checkId, now);
+      const { status, detail } = this.seenCache.get(checkId) ?? this.lookAgain(checkId, now);
       return { id: checkId, status, detail };
     });
     // Planned work: its own failures are expected, so they raise nothing.

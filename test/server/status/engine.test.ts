@@ -102,6 +102,28 @@ describe('status engine', () => {
     expect(causeText(engine.status('practice:A00001')!.cause)).toBe('check gw1: no result for 22 s');
   });
 
+  it('changes nothing for a result that changes nothing shown, and carries a failing check\'s new words into the cause', () => {
+    const engine = healthyEngine();
+    // Up again with another latency: the detail of an up check is in no cause.
+    engine.ingest([{ ...ok('gw1', 2_000), latencyMs: 40 }]);
+    expect(engine.recompute(2_000)).toEqual([]);
+    const confirm = (at: number, detail: string) => {
+      engine.ingest(ALL.filter((id) => id !== 'gw1').map((id) => ok(id, at)));
+      engine.ingest([{ ...bad('gw1', at), detail }]);
+      return engine.recompute(at);
+    };
+    confirm(3_000, 'connection refused');
+    confirm(4_000, 'connection refused');
+    confirm(5_000, 'connection refused');
+    expect(engine.status('practice:A00001')!.status).toBe('down');
+    // The same failure again: nothing to tell anyone.
+    expect(confirm(6_000, 'connection refused')).toEqual([]);
+    // Another failure: the same status with a new cause.
+    const changes = confirm(7_000, 'timed out after 2000 ms');
+    expect(changes.map((c) => `${c.subject}:${c.from}->${c.to}`)).toEqual(['practice:A00001:down->down']);
+    expect(causeText(engine.status('practice:A00001')!.cause)).toBe('check gw1: timed out after 2000 ms');
+  });
+
   it('counts results for checks it does not know, and ignores them', () => {
     const engine = healthyEngine();
     expect(engine.ingest([ok('nope', 2_000), ok('gw1', 2_000)])).toEqual({ accepted: 1, unknown: 1 });
