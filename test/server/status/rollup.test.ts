@@ -67,6 +67,15 @@ describe('check confirmation', () => {
     expect(seen).toEqual({ status: 'degraded', detail: 'latency 2300 ms above 2 s' });
   });
 
+  it('keeps one flapping rule for every check folded under the same rules, with the steady-failure count', () => {
+    const flapRules = { ...rules, flapping: { windowMs: 60_000, maxChanges: 3 } };
+    const a = applyResult(INITIAL_CHECK_STATE, ok(1), flapRules);
+    const b = applyResult(INITIAL_CHECK_STATE, fail(1), flapRules);
+    expect(a.flapping).toEqual({ windowMs: 60_000, maxChanges: 3, steadyAfter: 4 });
+    expect(b.flapping).toBe(a.flapping);
+    expect(applyResult(INITIAL_CHECK_STATE, ok(1), rules).flapping).toBeNull();
+  });
+
   it('ignores results older than the latest one seen', () => {
     const s = fold([fail(10), fail(11)]);
     expect(applyResult(s, ok(5), rules)).toBe(s);
