@@ -8,11 +8,12 @@
 // a 3xx is judged like any other status and its Location is shown in the detail.
 // It must never read more than MAX_BODY_BYTES of a body, never outlive
 // ctx.signal, and never know about practices, the scheduler or the server.
-import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { IncomingHttpHeaders } from 'node:http';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { durationOption, parseDuration } from './duration';
+import { HttpResponseError, ResponseReader } from './http-response';
 import { classifyNetworkError, elapsedSince } from './net-errors';
 import { describeSecretRef, redact, resolveSecret, secretRef, type SecretRef } from './secrets';
 import { certificateExpiry, describeExpiry, resolveTlsClient, tlsClientOptions, type TlsClientSettings } from './tls-client';
@@ -133,7 +134,40 @@ export function urlHost(url: URL): string {
   return url.hostname.replace(/^\[(.*)\]$/, '$1');
 }
 
-/** One request on a fresh connection; the body is read whole, up to MAX_BODY_BYTES. Never throws. */
+/**
+ * The request's bytes: request line, Host, User-Agent (either may be replaced by a configured
+ * header), the configured headers and `Connection: close`. Null, with why, when a header
+ * value holds a character HTTP cannot carry.
+ */
+export function requestHead(spec: HttpExchangeRequest): { ok: true; head: string } | { ok: false; detail: string } {
+  const { url } = spec;
+  const given = new Map(Object.entries(spec.headers).map(([name, value]) => [name.toLowerCase(), { name, value }]));
+  given.delete('connection');
+  const lines = [`${spec.method} ${url.pathname || '/'}${url.search} HTTP/1.1`];
+  if (!given.has('host')) lines.push(`Host: ${url.host}`);
+  if (!given.has('user-agent')) lines.push(`User-Agent: ${USER_AGENT}`);
+  if ((url.username || url.password) && !given.has('authorization')) {
+    // As node:http did: credentials in the URL become Basic authentication.
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    lines.push(`Authorization: Basic ${Buffer.from(credentials).toString('base64')}`);
+  }
+  for (const { name, value } of given.values()) {
+    if (!HEADER_VALUE.test(value)) return { ok: false, detail: `invalid character in the value of header ${JSON.stringify(name)}` };
+    lines.push(`${name}: ${value}`);
+  }
+  if (spec.method === 'POST' && !given.has('content-length')) lines.push('Content-Length: 0');
+  lines.push('Connection: close', '', '');
+  return { ok: true, head: lines.join('\r\n') };
+}
+/** What a header value may hold on the wire (RFC 9110 field-value, as latin1). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/**
+ * One request on a fresh connection; the body is read whole, up to MAX_BODY_BYTES. Never throws.
+ * Over a socket of its own (net.connect, tls.connect) with a small response reader
+ * (probes/http-response.ts) rather than node:http's client: a check is one request on one
+ * connection, and the client's request and agent machinery was over half of a worker's CPU.
+ */
 export function httpExchange(spec: HttpExchangeRequest, ctx: ProbeContext): Promise<HttpExchangeResult> {
   const start = performance.now();
   const { url } = spec;
@@ -143,16 +177,14 @@ export function httpExchange(spec: HttpExchangeRequest, ctx: ProbeContext): Prom
   return new Promise<HttpExchangeResult>((resolve) => {
     let phase: Phase = 'connecting';
     let settled = false;
-    let req: ClientRequest | undefined;
-    let res: IncomingMessage | undefined;
+    let socket: Socket | undefined;
     let certificate: PeerCertificate | null = null;
 
     const settle = (result: HttpExchangeResult): void => {
       if (settled) return;
       settled = true;
       ctx.signal.removeEventListener('abort', onAbort);
-      res?.destroy();
-      req?.destroy();
+      socket?.destroy();
       resolve(result);
     };
     const fail = (error: ErrorClass, detail: string): void => {
@@ -166,71 +198,82 @@ export function httpExchange(spec: HttpExchangeRequest, ctx: ProbeContext): Prom
       onAbort();
       return;
     }
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-
-    try {
-      req = (isHttps ? httpsRequest : httpRequest)(url, {
-        method: spec.method,
-        headers: { 'user-agent': USER_AGENT, ...spec.headers },
-        agent: false,
-        ...(isHttps ? spec.tls?.connect : {}),
-      });
-    } catch (err) {
-      // Node validates some request fields synchronously. Its messages name a header, never its value.
-      fail('error', `could not build the request to ${where}: ${err instanceof Error ? err.message : String(err)}`);
+    const head = requestHead(spec);
+    if (!head.ok) {
+      fail('error', `could not build the request to ${where}: ${head.detail}`);
       return;
     }
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
 
-    req.on('socket', (socket) => {
-      socket.once('connect', () => {
-        if (phase === 'connecting') phase = isHttps ? 'in the TLS handshake' : 'waiting for the response';
-      });
+    const host = urlHost(url);
+    const port = Number(url.port) || (isHttps ? 443 : 80);
+    try {
+      socket = isHttps
+        ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...spec.tls?.connect })
+        : netConnect({ host, port });
+    } catch (err) {
+      fail('error', `could not connect to ${where}: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    const reader = new ResponseReader(spec.method === 'HEAD');
+    const chunks: Buffer[] = [];
+    let size = 0;
+
+    socket.once('connect', () => {
+      if (phase === 'connecting') phase = isHttps ? 'in the TLS handshake' : 'waiting for the response';
+    });
+    if (isHttps) {
       socket.once('secureConnect', () => {
         phase = 'waiting for the response';
         const cert = (socket as TLSSocket).getPeerCertificate();
         certificate = cert && Object.keys(cert).length > 0 ? cert : null;
       });
-    });
-    req.on('error', (err) => {
+    }
+    socket.on('error', (err) => {
       const classified = classifyNetworkError(err, where);
       fail(classified.error, classified.detail);
     });
-    req.on('response', (response) => {
-      res = response;
-      phase = 'reading the body';
-      const status = response.statusCode ?? 0;
-      const rejected = spec.rejectStatus?.(status, response.headers);
-      if (rejected) {
-        fail('status', rejected);
+    socket.on('data', (data: Buffer) => {
+      if (settled) return;
+      let body: Buffer[];
+      const hadHead = reader.head !== null;
+      try {
+        body = reader.feed(data);
+      } catch (err) {
+        fail('error', `${where}: not a valid HTTP/1.1 response (${err instanceof HttpResponseError ? err.message : String(err)})`);
         return;
       }
-
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on('data', (chunk: Buffer) => {
+      if (!hadHead && reader.head) {
+        phase = 'reading the body';
+        const rejected = spec.rejectStatus?.(reader.head.status, reader.head.headers);
+        if (rejected) {
+          fail('status', rejected);
+          return;
+        }
+      }
+      for (const chunk of body) {
         size += chunk.length;
         if (size > MAX_BODY_BYTES) {
           fail('too_large', `body of ${where} is larger than ${MAX_BODY_BYTES} bytes; stopped reading at ${size} bytes`);
           return;
         }
         chunks.push(chunk);
-      });
-      response.on('error', (err) => {
-        const classified = classifyNetworkError(err, where);
-        fail(classified.error, classified.detail);
-      });
-      response.on('close', () => {
-        // Runs after 'end' on success (already settled); otherwise the peer cut the body short.
-        if (!response.complete) fail('reset', `connection to ${where} closed after ${size} bytes of the body`);
-      });
-      response.on('end', () => {
-        settle({
-          ok: true,
-          response: { status, headers: response.headers, body: Buffer.concat(chunks), latencyMs: elapsedSince(start), certificate },
-        });
-      });
+      }
+      if (reader.done) complete();
     });
-    req.end();
+    const complete = (): void => {
+      const { status, headers } = reader.head!;
+      settle({ ok: true, response: { status, headers, body: Buffer.concat(chunks, size), latencyMs: elapsedSince(start), certificate } });
+    };
+    const ended = (): void => {
+      if (settled) return;
+      if (reader.end()) complete();
+      else if (reader.head) fail('reset', `connection to ${where} closed after ${size} bytes of the body`);
+      else fail('reset', `connection to ${where} reset before a complete response (socket hang up)`);
+    };
+    socket.once('end', ended);
+    socket.once('close', ended);
+    socket.write(head.head, 'latin1');
   });
 }
 

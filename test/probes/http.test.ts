@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -165,6 +165,79 @@ describe('http check kind', () => {
       res.write('partial', () => req.socket.destroy());
     });
     expect(await probe(url)).toMatchObject({ ok: false, error: 'reset' });
+  });
+
+  describe('on the wire (a server that writes its own bytes)', () => {
+    const raw: NetServer[] = [];
+    afterEach(() => raw.splice(0).forEach((s) => s.close()));
+    /** A TCP server that records each request's bytes and answers with `reply` (pieces written 5 ms apart). */
+    async function rawServer(reply: string[]): Promise<{ url: string; requests: string[] }> {
+      const requests: string[] = [];
+      const server = createNetServer((socket) => {
+        let text = '';
+        socket.on('data', async (d) => {
+          text += d.toString('latin1');
+          if (!text.includes('\r\n\r\n')) return;
+          requests.push(text);
+          for (const piece of reply) {
+            socket.write(piece);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          socket.end();
+        });
+        socket.on('error', () => {});
+      });
+      raw.push(server);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+    }
+
+    it('sends credentials given in the URL as Basic authentication, as node:http did', async () => {
+      const { url, requests } = await rawServer(['HTTP/1.1 204 No Content\r\n\r\n']);
+      const withUser = url.replace('http://', 'http://probe%40icb:s%3Acret@');
+      expect(await probe(`${withUser}/health`)).toMatchObject({ ok: true });
+      const line = requests[0]!.split('\r\n').find((l) => l.startsWith('Authorization: '));
+      expect(line).toBe(`Authorization: Basic ${Buffer.from('probe@icb:s:cret').toString('base64')}`);
+    });
+
+    it('sends one request line, Host, its user agent, the configured headers and Connection: close', async () => {
+      const { url, requests } = await rawServer(['HTTP/1.1 204 No Content\r\n\r\n']);
+      expect(await probe(`${url}/health?deep=1`, { method: 'POST', headers: { 'X-Practice': 'A81001' } })).toMatchObject({ ok: true });
+      const port = new URL(url).port;
+      expect(requests[0]!.split('\r\n')).toEqual([
+        'POST /health?deep=1 HTTP/1.1',
+        `Host: 127.0.0.1:${port}`,
+        'User-Agent: Pulse-probe/1 (+health monitoring for NHS GP practices)',
+        'X-Practice: A81001',
+        'Content-Length: 0',
+        'Connection: close',
+        '',
+        '',
+      ]);
+    });
+
+    it('reads a chunked body that arrives in pieces, after an interim 100 Continue', async () => {
+      const { url } = await rawServer([
+        'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nall ',
+        '\r\n',
+        '2\r\nok\r\n0\r\n\r\n',
+      ]);
+      expect(await probe(url, { expect: { bodyContains: 'all ok' } })).toMatchObject({ ok: true, detail: expect.stringContaining('status 200') });
+    });
+
+    it('fails as error, quoting what came, when the answer is not HTTP', async () => {
+      const { url } = await rawServer(['SSH-2.0-OpenSSH_9.2\r\n\r\n']);
+      expect(await probe(url)).toMatchObject({
+        ok: false,
+        error: 'error',
+        detail: `${url}: not a valid HTTP/1.1 response (not an HTTP/1.x status line: "SSH-2.0-OpenSSH_9.2")`,
+      });
+    });
+
+    it('fails as reset when the connection closes before a whole status line and headers', async () => {
+      const { url } = await rawServer(['HTTP/1.1 200 OK\r\nContent-Le']);
+      expect(await probe(url)).toMatchObject({ ok: false, error: 'reset', detail: `connection to ${url} reset before a complete response (socket hang up)` });
+    });
   });
 
   it('fails as dns for a host that does not exist', async () => {
